@@ -1,0 +1,3 @@
+module github.com/numa-conformance/numa-conformance
+
+go 1.26
