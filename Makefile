@@ -1,0 +1,57 @@
+# numa-conformance: see README.md. Every target prints how long it took.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+BIN := bin/numa-conformance
+VECTORS ?= testdata/vectors/public.json
+
+# time runs a phase and prints its wall time, so CI logs show where time goes.
+define time
+	@start=$$EPOCHREALTIME; echo "==> $(1)"; \
+	$(2); \
+	awk -v s=$$start -v e=$$EPOCHREALTIME 'BEGIN { printf "<== %s: %.1fs\n", "$(1)", e - s }'
+endef
+
+.PHONY: all build test lint unit vectors fuzz bench conformance clean
+
+all: build
+
+build:
+	$(call time,build,$(GO) build -o $(BIN) ./cmd/numa-conformance)
+
+## test: everything the project checks about itself; CI runs this.
+test: lint unit vectors
+
+lint:
+	$(call time,lint,\
+	  out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt wants changes in:"; echo "$$out"; exit 1; fi; \
+	  $(GO) vet ./...; \
+	  $(GO) tool staticcheck ./...)
+
+unit:
+	$(call time,unit tests,$(GO) test -count=1 ./...)
+
+## vectors: the public Nova vectors through the CLI, as a user would run them.
+vectors: build
+	$(call time,vectors,$(BIN) vectors $(VECTORS))
+
+## fuzz: a short run of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 30s
+fuzz:
+	$(call time,fuzz cpuset,$(GO) test ./pkg/cpuset -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME))
+	$(call time,fuzz constraints,$(GO) test ./pkg/expect/constraints -run '^$$' -fuzz FuzzGet -fuzztime $(FUZZTIME))
+
+## bench: fitter benchmarks with allocations.
+bench:
+	$(call time,bench,$(GO) test -run '^$$' -bench . -benchmem ./pkg/expect/...)
+
+## conformance: the main job: the suites against a real cloud.
+conformance:
+	@echo "make conformance: the suites need a cloud with a two-NUMA-node compute host."
+	@echo "The embedded local cloud (used when OS_CLOUD is unset) and the suites are not built yet;"
+	@echo "see README.md, section Status. Nothing was run."
+	@exit 2
+
+clean:
+	rm -rf bin

@@ -1,0 +1,7 @@
+package main
+
+import "io"
+
+func runFit(args []string, stdout, stderr io.Writer) int {
+	return exitBadInput
+}

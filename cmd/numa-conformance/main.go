@@ -1,0 +1,76 @@
+// Command numa-conformance checks that an OpenStack cloud places virtual
+// machines on NUMA hardware exactly as Nova's own logic says it should.
+//
+// Subcommands:
+//
+//	vectors FILE...                       replay Nova test vectors through the reference fitter
+//	fit --host H --flavor F [--image I]   offline what-if: where would Nova put this guest?
+//
+// Run "numa-conformance help" for details.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // the check ran and something did not conform (or did not fit)
+	exitBadInput = 2 // the command could not run: bad flags, unreadable or invalid input
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"vectors", "replay nova-numa-vectors/1 files through the reference fitter", runVectors},
+		{"fit", "offline what-if: Nova's placement and the expected libvirt XML for a flavor on a host", runFit},
+	}
+}
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitBadInput
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "numa-conformance: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitBadInput
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: numa-conformance COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "numa-conformance COMMAND -h" for a command's flags.`)
+}
+
+// badInput prints why a subcommand could not run and returns the exit code
+// for unreadable or invalid input.
+func badInput(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "numa-conformance %s: %v\n", cmd, err)
+	return exitBadInput
+}

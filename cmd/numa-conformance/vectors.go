@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/numa-conformance/numa-conformance/pkg/vectors"
+	"github.com/numa-conformance/numa-conformance/pkg/vectors/replay"
+)
+
+func runVectors(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vectors", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	verbose := fs.Bool("v", false, "print every vector's verdict, not only failures")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: numa-conformance vectors [-v] FILE...")
+		fmt.Fprintln(stderr, "\nReplays nova-numa-vectors/1 files through the reference fitter. Prints each")
+		fmt.Fprintln(stderr, "failing vector with Nova's outcome and ours, then 'N passed, M failed'.")
+		fmt.Fprintln(stderr, "Exit status: 0 all passed, 1 some failed, 2 unreadable or invalid input.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitBadInput
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitBadInput
+	}
+	// Read every file first: a typo in the last file should not cost a
+	// whole run.
+	var files []*vectors.File
+	for _, path := range fs.Args() {
+		f, err := vectors.Load(path)
+		if err != nil {
+			return badInput(stderr, "vectors", err)
+		}
+		files = append(files, f)
+	}
+	passed, failed, invalid := 0, 0, 0
+	for i, f := range files {
+		path := fs.Arg(i)
+		for _, v := range f.Vectors {
+			o, err := replay.Run(v)
+			if err != nil {
+				invalid++
+				var ie *replay.InputError
+				if errors.As(err, &ie) {
+					fmt.Fprintf(stderr, "%s: vector %s: invalid: %s\n", path, ie.ID, ie.Reason)
+				} else {
+					fmt.Fprintf(stderr, "%s: vector %s: %v\n", path, v.ID, err)
+				}
+				continue
+			}
+			if o.Pass {
+				passed++
+				if *verbose {
+					fmt.Fprintf(stdout, "PASS %s\n", v.ID)
+				}
+				continue
+			}
+			failed++
+			fmt.Fprintf(stdout, "FAIL %s (%s, %s)\n", v.ID, v.Function, v.Origin.Test)
+			fmt.Fprintf(stdout, "  expected: %s\n  got:      %s\n", o.Expected, o.Got)
+			if o.Detail != "" {
+				fmt.Fprintf(stdout, "  detail:   %s\n", o.Detail)
+			}
+		}
+	}
+	if invalid > 0 {
+		fmt.Fprintf(stdout, "%d passed, %d failed, %d invalid\n", passed, failed, invalid)
+		return exitBadInput
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
