@@ -350,6 +350,24 @@ func (e *NUMATopologyUnsupported) Error() string { return format("NUMATopologyUn
 // Class returns "NUMATopologyUnsupported".
 func (*NUMATopologyUnsupported) Class() string { return "NUMATopologyUnsupported" }
 
+// InvalidMachineType is Nova's InvalidMachineType exception.
+type InvalidMachineType struct{ Reason string }
+
+func (e *InvalidMachineType) Error() string { return format("InvalidMachineType", e.Reason) }
+
+// Class returns "InvalidMachineType".
+func (*InvalidMachineType) Class() string { return "InvalidMachineType" }
+
+// UnsupportedHostCPUControlPolicy is Nova's UnsupportedHostCPUControlPolicy exception.
+type UnsupportedHostCPUControlPolicy struct{ Reason string }
+
+func (e *UnsupportedHostCPUControlPolicy) Error() string {
+	return format("UnsupportedHostCPUControlPolicy", e.Reason)
+}
+
+// Class returns "UnsupportedHostCPUControlPolicy".
+func (*UnsupportedHostCPUControlPolicy) Class() string { return "UnsupportedHostCPUControlPolicy" }
+
 // Forbidden is Nova's Forbidden exception.
 type Forbidden struct{ Reason string }
 
@@ -390,6 +408,30 @@ func (e *KeyError) Error() string { return format("KeyError", e.Reason) }
 // Class returns "KeyError".
 func (*KeyError) Class() string { return "KeyError" }
 
+// OverflowError is Nova's OverflowError exception.
+type OverflowError struct{ Reason string }
+
+func (e *OverflowError) Error() string { return format("OverflowError", e.Reason) }
+
+// Class returns "OverflowError".
+func (*OverflowError) Class() string { return "OverflowError" }
+
+// AttributeError is Nova's AttributeError exception.
+type AttributeError struct{ Reason string }
+
+func (e *AttributeError) Error() string { return format("AttributeError", e.Reason) }
+
+// Class returns "AttributeError".
+func (*AttributeError) Class() string { return "AttributeError" }
+
+// IndexError is Nova's IndexError exception.
+type IndexError struct{ Reason string }
+
+func (e *IndexError) Error() string { return format("IndexError", e.Reason) }
+
+// Class returns "IndexError".
+func (*IndexError) Class() string { return "IndexError" }
+
 // parentClass maps each class to the class it derives from in Nova.
 var parentClass = map[string]string{
 	"InvalidRequest":                      "Invalid",
@@ -428,6 +470,8 @@ var parentClass = map[string]string{
 	"CPUPinningUnknown":                   "Invalid",
 	"CPUUnpinningUnknown":                 "Invalid",
 	"NUMATopologyUnsupported":             "Invalid",
+	"InvalidMachineType":                  "Invalid",
+	"UnsupportedHostCPUControlPolicy":     "Invalid",
 }
 
 // newByClass builds an exception from its class name.
@@ -469,9 +513,14 @@ var newByClass = map[string]func(string) Exception{
 	"CPUPinningUnknown":                   func(r string) Exception { return &CPUPinningUnknown{Reason: r} },
 	"CPUUnpinningUnknown":                 func(r string) Exception { return &CPUUnpinningUnknown{Reason: r} },
 	"NUMATopologyUnsupported":             func(r string) Exception { return &NUMATopologyUnsupported{Reason: r} },
+	"InvalidMachineType":                  func(r string) Exception { return &InvalidMachineType{Reason: r} },
+	"UnsupportedHostCPUControlPolicy":     func(r string) Exception { return &UnsupportedHostCPUControlPolicy{Reason: r} },
 	"Forbidden":                           func(r string) Exception { return &Forbidden{Reason: r} },
 	"NovaException":                       func(r string) Exception { return &NovaException{Reason: r} },
 	"ValueError":                          func(r string) Exception { return &ValueError{Reason: r} },
 	"TypeError":                           func(r string) Exception { return &TypeError{Reason: r} },
 	"KeyError":                            func(r string) Exception { return &KeyError{Reason: r} },
+	"OverflowError":                       func(r string) Exception { return &OverflowError{Reason: r} },
+	"AttributeError":                      func(r string) Exception { return &AttributeError{Reason: r} },
+	"IndexError":                          func(r string) Exception { return &IndexError{Reason: r} },
 }
