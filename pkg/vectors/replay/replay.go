@@ -144,8 +144,10 @@ func runPageSize(v vectors.Vector) (outcome, error) {
 	if err := decode(v, &in); err != nil {
 		return outcome{}, err
 	}
-	ps, err := constraints.PageSize(in.Flavor, in.ImageProps)
-	if ps == 0 {
+	// PageSizeValue, not PageSize: Nova can return fractions ("4Kib" is
+	// 0.5 KiB) and an explicit 0, which the fitter's int model folds away.
+	ps, ok, err := constraints.PageSizeValue(in.Flavor, in.ImageProps)
+	if !ok {
 		return outcome{value: nil}, err
 	}
 	return outcome{value: ps}, err
