@@ -220,10 +220,12 @@ func (g *Generator) Host() topology.HostTopology {
 		if g.chance(0.5) {
 			cell.MemoryUsageMiB = g.rng.IntN(memory + memory/4 + 1)
 		}
-		if g.chance(0.8) {
-			s := 0
-			cell.Socket = &s
-		}
+		// Nova's objects raise on reading an unset socket or mempages, and the
+		// libvirt driver always sets both: so do we. No page sizes at all is
+		// an empty list, not an unset field.
+		socket := ci / max(1, (ncells+1)/2)
+		cell.Socket = &socket
+		cell.MemPages = []topology.MemPage{}
 		if withPages {
 			cell.MemPages = g.pages(memory)
 		}

@@ -42,20 +42,44 @@ func (e *InputError) Error() string { return fmt.Sprintf("vector %s: %s", e.ID, 
 
 // Run replays one vector.
 func Run(v vectors.Vector) (Outcome, error) {
-	run, ok := runners[v.Function]
-	if !ok {
-		return Outcome{}, &InputError{ID: v.ID, Reason: fmt.Sprintf("unknown function %q", v.Function)}
+	call, err := Prepare(v)
+	if err != nil {
+		return Outcome{}, err
 	}
-	got, err := run(v)
+	return call.Check()
+}
+
+// Call is a prepared vector: its input decoded, ready to run the Go
+// function under test and nothing else, so benchmarks time only the fitter.
+type Call struct {
+	v   vectors.Vector
+	run func() outcome
+}
+
+// Invoke runs the Go function once and discards the result; it is what a
+// benchmark times.
+func (c Call) Invoke() { c.run() }
+
+// Check runs the Go function and compares its result with Nova's.
+func (c Call) Check() (Outcome, error) { return compare(c.v, c.run()) }
+
+// Prepare decodes a vector's input. The returned Call may be run many times;
+// it never changes the decoded input.
+func Prepare(v vectors.Vector) (Call, error) {
+	prep, ok := runners[v.Function]
+	if !ok {
+		return Call{}, &InputError{ID: v.ID, Reason: fmt.Sprintf("unknown function %q", v.Function)}
+	}
+	run, err := prep(v)
 	if err != nil {
 		var ie *InputError
 		if errors.As(err, &ie) {
 			ie.ID = v.ID
-			return Outcome{}, ie
+			return Call{}, ie
 		}
-		got = outcome{err: err}
+		return Call{}, &InputError{ID: v.ID, Reason: err.Error()}
 	}
-	return compare(v, got)
+	return Call{v: v, run: run}, nil
 }
 
 // outcome is what the Go side produced: a value to render as JSON, or an
@@ -67,7 +91,8 @@ type outcome struct {
 	pass   *bool
 }
 
-type runner func(vectors.Vector) (outcome, error)
+// runner decodes a vector's input and returns the call to make.
+type runner func(vectors.Vector) (func() outcome, error)
 
 var runners = map[string]runner{
 	vectors.FuncGetConstraints:         runConstraints,
@@ -106,74 +131,86 @@ type flavorImage struct {
 	AllowThreads *bool               `json:"allow_threads"`
 }
 
-func runConstraints(v vectors.Vector) (outcome, error) {
+func runConstraints(v vectors.Vector) (func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	t, err := constraints.Get(in.Flavor, in.ImageProps)
-	return outcome{value: normTopology(t)}, err
+	return func() outcome {
+		t, err := constraints.Get(in.Flavor, in.ImageProps)
+		return outcome{value: normTopology(t), err: err}
+	}, nil
 }
 
-func runCPUPolicy(v vectors.Vector) (outcome, error) {
+func runCPUPolicy(v vectors.Vector) (func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	p, err := constraints.CPUPolicy(in.Flavor, in.ImageProps)
-	if p == "" {
-		return outcome{value: nil}, err
-	}
-	return outcome{value: string(p)}, err
+	return func() outcome {
+		p, err := constraints.CPUPolicy(in.Flavor, in.ImageProps)
+		if p == "" {
+			return outcome{value: nil, err: err}
+		}
+		return outcome{value: string(p), err: err}
+	}, nil
 }
 
-func runRealtimeCPUs(v vectors.Vector) (outcome, error) {
+func runRealtimeCPUs(v vectors.Vector) (func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	rt, ok, err := constraints.RealtimeCPUs(in.Flavor, in.ImageProps)
-	if !ok {
-		return outcome{value: nil}, err
-	}
-	return outcome{value: rt}, err
+	return func() outcome {
+		rt, ok, err := constraints.RealtimeCPUs(in.Flavor, in.ImageProps)
+		if !ok {
+			return outcome{value: nil, err: err}
+		}
+		return outcome{value: rt, err: err}
+	}, nil
 }
 
-func runPageSize(v vectors.Vector) (outcome, error) {
+func runPageSize(v vectors.Vector) (func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	// PageSizeValue, not PageSize: Nova can return fractions ("4Kib" is
-	// 0.5 KiB) and an explicit 0, which the fitter's int model folds away.
-	ps, ok, err := constraints.PageSizeValue(in.Flavor, in.ImageProps)
-	if !ok {
-		return outcome{value: nil}, err
-	}
-	return outcome{value: ps}, err
+	return func() outcome {
+		// PageSizeValue, not PageSize: Nova can return fractions ("4Kib" is
+		// 0.5 KiB) and an explicit 0, which the fitter's int model folds away.
+		ps, ok, err := constraints.PageSizeValue(in.Flavor, in.ImageProps)
+		if !ok {
+			return outcome{value: nil, err: err}
+		}
+		return outcome{value: ps, err: err}
+	}, nil
 }
 
 func allowThreads(in flavorImage) bool { return in.AllowThreads == nil || *in.AllowThreads }
 
-func runDesirable(v vectors.Vector) (outcome, error) {
+func runDesirable(v vectors.Vector) (func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	ts, err := constraints.DesirableCPUTopologies(in.Flavor, in.ImageProps, allowThreads(in))
-	if ts == nil {
-		ts = []topology.GuestCPUTopology{}
-	}
-	return outcome{value: ts}, err
+	return func() outcome {
+		ts, err := constraints.DesirableCPUTopologies(in.Flavor, in.ImageProps, allowThreads(in))
+		if ts == nil {
+			ts = []topology.GuestCPUTopology{}
+		}
+		return outcome{value: ts, err: err}
+	}, nil
 }
 
-func runBest(v vectors.Vector) (outcome, error) {
+func runBest(v vectors.Vector) (func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	t, err := constraints.BestCPUTopology(in.Flavor, in.ImageProps, allowThreads(in))
-	return outcome{value: t}, err
+	return func() outcome {
+		t, err := constraints.BestCPUTopology(in.Flavor, in.ImageProps, allowThreads(in))
+		return outcome{value: t, err: err}
+	}, nil
 }
 
 type fitHostInput struct {
@@ -185,13 +222,15 @@ type fitHostInput struct {
 	} `json:"conf"`
 }
 
-func runFitHost(v vectors.Vector) (outcome, error) {
+func runFitHost(v vectors.Vector) (func() outcome, error) {
 	var in fitHostInput
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	t, err := fitter.FitInstance(in.Host, in.Instance, in.Limits, fitter.Options{Profile: nova.Zed, Pack: in.Conf.Pack})
-	return outcome{value: normTopology(t)}, err
+	return func() outcome {
+		t, err := fitter.FitInstance(in.Host, in.Instance, in.Limits, fitter.Options{Profile: nova.Zed, Pack: in.Conf.Pack})
+		return outcome{value: normTopology(t), err: err}
+	}, nil
 }
 
 type fitCellInput struct {
@@ -201,17 +240,19 @@ type fitCellInput struct {
 	Reserved int                   `json:"cpuset_reserved"`
 }
 
-func runFitCell(v vectors.Vector) (outcome, error) {
+func runFitCell(v vectors.Vector) (func() outcome, error) {
 	var in fitCellInput
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	c, err := fitter.FitCell(in.Host, in.Instance, in.Limits, in.Reserved, fitter.Options{Profile: nova.Zed})
-	if c == nil {
-		return outcome{value: nil}, err
-	}
-	n := normCell(*c)
-	return outcome{value: &n}, err
+	return func() outcome {
+		c, err := fitter.FitCell(in.Host, in.Instance, in.Limits, in.Reserved, fitter.Options{Profile: nova.Zed})
+		if c == nil {
+			return outcome{value: nil, err: err}
+		}
+		n := normCell(*c)
+		return outcome{value: &n, err: err}
+	}, nil
 }
 
 type usageInput struct {
@@ -220,16 +261,18 @@ type usageInput struct {
 	Free     bool                      `json:"free"`
 }
 
-func runUsage(v vectors.Vector) (outcome, error) {
+func runUsage(v vectors.Vector) (func() outcome, error) {
 	var in usageInput
 	if err := decode(v, &in); err != nil {
-		return outcome{}, err
+		return nil, err
 	}
-	h, err := fitter.Usage(in.Host, in.Instance, in.Free)
-	if err != nil {
-		return outcome{}, err
-	}
-	return outcome{value: normHost(h)}, nil
+	return func() outcome {
+		h, err := fitter.Usage(in.Host, in.Instance, in.Free)
+		if err != nil {
+			return outcome{err: err}
+		}
+		return outcome{value: normHost(h)}
+	}, nil
 }
 
 // normTopology makes equal topologies render equally: an empty pinning map
@@ -252,7 +295,12 @@ func normCell(c topology.InstanceCell) topology.InstanceCell {
 	return c
 }
 
-func normHost(h topology.HostTopology) topology.HostTopology {
+// normHost renders a host without cells as null: Nova treats an empty
+// NUMATopology as no topology (it has len 0) and hands it back unchanged.
+func normHost(h topology.HostTopology) *topology.HostTopology {
+	if len(h.Cells) == 0 {
+		return nil
+	}
 	out := h.Clone()
 	for i := range out.Cells {
 		if len(out.Cells[i].MemPages) == 0 {
@@ -262,7 +310,7 @@ func normHost(h topology.HostTopology) topology.HostTopology {
 			out.Cells[i].Siblings = nil
 		}
 	}
-	return out
+	return &out
 }
 
 // expected decodes Nova's recorded result into the same Go type the runner
