@@ -5,6 +5,7 @@
 //
 //	vectors FILE...                       replay Nova test vectors through the reference fitter
 //	fit --host H --flavor F [--image I]   offline what-if: where would Nova put this guest?
+//	differential --cases N --seed S       the fitter against Nova's own Python code
 //
 // Run "numa-conformance help" for details.
 package main
@@ -32,6 +33,7 @@ func commands() []command {
 	return []command{
 		{"vectors", "replay nova-numa-vectors/1 files through the reference fitter", runVectors},
 		{"fit", "offline what-if: Nova's placement and the expected libvirt XML for a flavor on a host", runFit},
+		{"differential", "compare the fitter with Nova's own Python code on random cases", runDifferential},
 	}
 }
 
@@ -62,7 +64,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "numa-conformance COMMAND -h" for a command's flags.`)

@@ -206,18 +206,21 @@ func (g *Generator) Host() topology.HostTopology {
 			g.rng.Shuffle(len(usable), func(i, j int) { usable[i], usable[j] = usable[j], usable[i] })
 		}
 		memory := []int{512, 1024, 2048, 4096, 8192, 16384, 65536}[g.rng.IntN(7)]
+		if g.chance(0.5) {
+			memory = 4096
+		}
 		cell := topology.HostCell{
 			ID:         ci,
 			CPUSet:     shared,
 			PCPUSet:    dedicated,
-			PinnedCPUs: g.subset(dedicated, 0.3),
+			PinnedCPUs: g.subset(dedicated, []float64{0, 0.1, 0.3, 0.6}[g.rng.IntN(4)]),
 			MemoryMiB:  memory,
 			Siblings:   usable,
 		}
 		if g.chance(0.5) {
 			cell.CPUUsage = g.rng.IntN(2*shared.Len() + 1)
 		}
-		if g.chance(0.5) {
+		if g.chance(0.4) {
 			cell.MemoryUsageMiB = g.rng.IntN(memory + memory/4 + 1)
 		}
 		// Nova's objects raise on reading an unset socket or mempages, and the
@@ -266,7 +269,12 @@ func (g *Generator) subset(s cpuset.CPUSet, p float64) cpuset.CPUSet {
 // 1 to hostCells+1 cells (so some cannot fit), one CPU policy, thread policy
 // and page size for all cells, consecutive guest vCPUs.
 func (g *Generator) Instance(hostCells int) topology.InstanceTopology {
-	n := 1 + g.rng.IntN(min(hostCells+1, 4))
+	// Mostly no more guest cells than host cells: a guest that cannot fit
+	// by count is refused before any interesting code runs.
+	n := 1 + g.rng.IntN(min(hostCells, 4))
+	if g.chance(0.05) {
+		n = hostCells + 1
+	}
 	policy := []topology.CPUPolicy{"", "", topology.CPUPolicyShared, topology.CPUPolicyDedicated, topology.CPUPolicyDedicated, topology.CPUPolicyMixed}[g.rng.IntN(6)]
 	var thread topology.ThreadPolicy
 	var emu topology.EmulatorThreadsPolicy
@@ -280,7 +288,7 @@ func (g *Generator) Instance(hostCells int) topology.InstanceTopology {
 	cells := make([]topology.InstanceCell, n)
 	next := 0
 	for i := range cells {
-		k := 1 + g.rng.IntN(6)
+		k := 1 + g.rng.IntN(4)
 		vcpus := cpuset.Range(next, next+k-1)
 		next += k
 		var floating, pinned cpuset.CPUSet
@@ -293,7 +301,7 @@ func (g *Generator) Instance(hostCells int) topology.InstanceTopology {
 		default:
 			floating = vcpus
 		}
-		mem := 128 * (1 + g.rng.IntN(32))
+		mem := 128 * (1 + g.rng.IntN(12))
 		if g.chance(0.1) {
 			mem = 1024 * (1 + g.rng.IntN(4))
 		}
@@ -309,7 +317,8 @@ func (g *Generator) Instance(hostCells int) topology.InstanceTopology {
 // distinct host cell, pinned vCPUs on that cell's free dedicated CPUs (or,
 // now and then, on already pinned ones, which Nova must refuse).
 func (g *Generator) Placed(host topology.HostTopology) topology.InstanceTopology {
-	inst := g.Instance(len(host.Cells) - 1)
+	inst := g.Instance(len(host.Cells))
+	inst.Cells = inst.Cells[:min(len(inst.Cells), len(host.Cells))]
 	order := g.rng.Perm(len(host.Cells))
 	for i := range inst.Cells {
 		c := &inst.Cells[i]
@@ -376,7 +385,7 @@ func (g *Generator) FlavorImage() (topology.Flavor, topology.ImageProps) {
 	nodes := 1 + g.rng.IntN(4)
 	// Where the NUMA layout lives: the flavor, the image, both (a conflict
 	// Nova rejects), or nowhere.
-	switch g.pick("flavor", "flavor", "image", "none", "both", "mixed") {
+	switch g.pick("flavor", "flavor", "flavor", "image", "image", "none", "none", "both", "mixed") {
 	case "flavor":
 		g.numaLayout(f.ExtraSpecs, "hw:", nodes, vcpus, mem)
 	case "image":
@@ -394,23 +403,37 @@ func (g *Generator) FlavorImage() (topology.Flavor, topology.ImageProps) {
 			m[key] = g.pick(values...)
 		}
 	}
-	maybe(0.45, f.ExtraSpecs, "hw:cpu_policy", "dedicated", "dedicated", "shared", "mixed", "bogus")
-	maybe(0.15, img, "hw_cpu_policy", "dedicated", "shared", "mixed")
-	maybe(0.25, f.ExtraSpecs, "hw:cpu_thread_policy", "prefer", "isolate", "require", "bogus")
-	maybe(0.1, img, "hw_cpu_thread_policy", "prefer", "isolate", "require")
-	maybe(0.2, f.ExtraSpecs, "hw:emulator_threads_policy", "share", "isolate", "isolate", "bogus")
-	maybe(0.15, f.ExtraSpecs, "hw:cpu_dedicated_mask", "^0", "0", "0-1", "^0-1", "1-2", "^0-15", "99", "x")
-	maybe(0.15, f.ExtraSpecs, "hw:cpu_realtime", "yes", "true", "no", "1", "bogus")
-	maybe(0.1, f.ExtraSpecs, "hw:cpu_realtime_mask", "^0", "0", "^0-1", "1-2", "0-15")
-	maybe(0.05, img, "hw_cpu_realtime_mask", "^0", "^1", "1")
-	maybe(0.3, f.ExtraSpecs, "hw:mem_page_size", "small", "large", "any", "2048", "2MB", "1GB", "4", "4KB", "1048576", "2MiB", "foo")
-	maybe(0.1, img, "hw_mem_page_size", "small", "large", "2048", "1GB", "any")
-	maybe(0.08, f.ExtraSpecs, "hw:locked_memory", "true", "false")
-	maybe(0.05, img, "hw_locked_memory", "true", "false")
-	maybe(0.05, f.ExtraSpecs, "resources:PCPU", strconv.Itoa(vcpus), strconv.Itoa(vcpus+1), "1")
-	maybe(0.05, f.ExtraSpecs, "resources:VCPU", strconv.Itoa(vcpus))
-	maybe(0.05, f.ExtraSpecs, "trait:HW_CPU_HYPERTHREADING", "required", "forbidden")
-	maybe(0.03, img, "trait:HW_CPU_HYPERTHREADING", "required")
+	// Each key is rare enough that most cases are valid requests (which
+	// exercise the topology builders) while every conflict still shows up
+	// in a few thousand cases.
+	policy := ""
+	if g.chance(0.45) {
+		policy = g.pick("dedicated", "dedicated", "shared", "mixed", "mixed", "bogus")
+		f.ExtraSpecs["hw:cpu_policy"] = policy
+	}
+	pinned := policy == "dedicated" || policy == "mixed"
+	maybe(0.06, img, "hw_cpu_policy", "dedicated", "shared", "mixed")
+	if pinned || g.chance(0.1) {
+		maybe(0.3, f.ExtraSpecs, "hw:cpu_thread_policy", "prefer", "isolate", "require", "bogus")
+		maybe(0.2, f.ExtraSpecs, "hw:emulator_threads_policy", "share", "isolate", "isolate", "bogus")
+	}
+	maybe(0.04, img, "hw_cpu_thread_policy", "prefer", "isolate", "require")
+	if policy == "mixed" || g.chance(0.05) {
+		maybe(0.8, f.ExtraSpecs, "hw:cpu_dedicated_mask", "^0", "^0", "0", "0-1", "^0-1", "1-2", "^0-15", "99", "x")
+	}
+	if pinned || g.chance(0.05) {
+		maybe(0.15, f.ExtraSpecs, "hw:cpu_realtime", "yes", "true", "no", "1", "bogus")
+		maybe(0.1, f.ExtraSpecs, "hw:cpu_realtime_mask", "^0", "0", "^0-1", "1-2", "0-15")
+	}
+	maybe(0.03, img, "hw_cpu_realtime_mask", "^0", "^1", "1")
+	maybe(0.3, f.ExtraSpecs, "hw:mem_page_size", "small", "large", "large", "any", "2048", "2MB", "1GB", "4", "4KB", "1048576", "2MiB", "foo")
+	maybe(0.05, img, "hw_mem_page_size", "small", "large", "2048", "1GB", "any")
+	maybe(0.04, f.ExtraSpecs, "hw:locked_memory", "true", "false")
+	maybe(0.02, img, "hw_locked_memory", "true", "false")
+	maybe(0.03, f.ExtraSpecs, "resources:PCPU", strconv.Itoa(vcpus), strconv.Itoa(vcpus+1), "1")
+	maybe(0.02, f.ExtraSpecs, "resources:VCPU", strconv.Itoa(vcpus))
+	maybe(0.03, f.ExtraSpecs, "trait:HW_CPU_HYPERTHREADING", "required", "forbidden")
+	maybe(0.02, img, "trait:HW_CPU_HYPERTHREADING", "required")
 	return f, img
 }
 
@@ -449,7 +472,7 @@ func (g *Generator) numaLists(m map[string]string, prefix string, nodes, vcpus, 
 		m[fmt.Sprintf("%scpus.%d", prefix+"numa_", n)] = listSpec(cpus)
 		m[fmt.Sprintf("%smem.%d", prefix+"numa_", n)] = strconv.Itoa(cm)
 	}
-	switch g.rng.IntN(12) {
+	switch g.rng.IntN(20) {
 	case 0:
 		delete(m, prefix+"numa_cpus.0")
 	case 1:
