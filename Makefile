@@ -12,7 +12,7 @@ define time
 	awk -v s=$$start -v e=$$EPOCHREALTIME 'BEGIN { printf "<== %s: %.1fs\n", "$(1)", e - s }'
 endef
 
-.PHONY: all build test lint unit vectors fuzz bench conformance clean
+.PHONY: all build test lint unit vectors oracle differential-quick differential fuzz bench bench-fitter conformance clean
 
 all: build
 
@@ -20,7 +20,7 @@ build:
 	$(call time,build,$(GO) build -o $(BIN) ./cmd/numa-conformance)
 
 ## test: everything the project checks about itself; CI runs this.
-test: lint unit vectors
+test: lint oracle unit vectors differential-quick
 
 lint:
 	$(call time,lint,\
@@ -29,12 +29,29 @@ lint:
 	  $(GO) vet ./...; \
 	  $(GO) tool staticcheck ./...)
 
-unit:
+# The oracle's and the differential package's tests run real Nova, so
+# python3-nova is installed first.
+unit: oracle
 	$(call time,unit tests,$(GO) test -count=1 ./...)
+
+## oracle: Debian's python3-nova, the judge of differential runs.
+oracle:
+	$(call time,oracle install,bash oracle/install.sh)
 
 ## vectors: the public Nova vectors through the CLI, as a user would run them.
 vectors: build
 	$(call time,vectors,$(BIN) vectors $(VECTORS))
+
+## differential-quick: a fixed-seed differential run against real Nova.
+DIFF_SEED ?= 20261127
+differential-quick: build oracle
+	$(call time,differential (2000 cases),$(BIN) differential --cases 2000 --seed $(DIFF_SEED))
+
+## differential: a long run, e.g. make differential N=100000 SEED=7.
+N ?= 100000
+SEED ?= 1
+differential: build oracle
+	$(call time,differential ($(N) cases),$(BIN) differential --cases $(N) --seed $(SEED) --timeout 3h)
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 30s
@@ -42,9 +59,13 @@ fuzz:
 	$(call time,fuzz cpuset,$(GO) test ./pkg/cpuset -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME))
 	$(call time,fuzz constraints,$(GO) test ./pkg/expect/constraints -run '^$$' -fuzz FuzzGet -fuzztime $(FUZZTIME))
 
-## bench: fitter benchmarks with allocations.
+## bench: Go benchmarks of the fitter, with allocations.
 bench:
 	$(call time,bench,$(GO) test -run '^$$' -bench . -benchmem ./pkg/expect/...)
+
+## bench-fitter: the fitter against Nova's Python on the same cases: medians and ratio.
+bench-fitter: build oracle
+	$(call time,bench-fitter,$(BIN) bench)
 
 ## conformance: the main job: the suites against a real cloud.
 conformance:

@@ -6,6 +6,7 @@
 //	vectors FILE...                       replay Nova test vectors through the reference fitter
 //	fit --host H --flavor F [--image I]   offline what-if: where would Nova put this guest?
 //	differential --cases N --seed S       the fitter against Nova's own Python code
+//	bench                                 the fitter's speed against Nova's
 //
 // Run "numa-conformance help" for details.
 package main
@@ -34,6 +35,7 @@ func commands() []command {
 		{"vectors", "replay nova-numa-vectors/1 files through the reference fitter", runVectors},
 		{"fit", "offline what-if: Nova's placement and the expected libvirt XML for a flavor on a host", runFit},
 		{"differential", "compare the fitter with Nova's own Python code on random cases", runDifferential},
+		{"bench", "time the fitter against Nova's Python code on the same cases", runBench},
 	}
 }
 
