@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"runtime"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/numa-conformance/numa-conformance/pkg/differential"
@@ -40,9 +36,7 @@ func runDifferential(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitBadInput
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := interruptible(*timeout)
 	defer cancel()
 
 	start := time.Now()

@@ -12,9 +12,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 )
 
 // Exit codes shared by every subcommand.
@@ -77,4 +81,13 @@ func usage(w io.Writer) {
 func badInput(stderr io.Writer, cmd string, err error) int {
 	fmt.Fprintf(stderr, "numa-conformance %s: %v\n", cmd, err)
 	return exitBadInput
+}
+
+// interruptible is the context of a long-running command: cancelled by
+// Ctrl-C or SIGTERM, so child processes (the Nova oracle) are stopped
+// cleanly, and bounded by timeout, so no run waits forever.
+func interruptible(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancel(); stop() }
 }
