@@ -114,14 +114,14 @@ func runFit(args []string, stdout, stderr io.Writer) int {
 		if rep.Error == "" {
 			rep.Error = "error"
 		}
-		rep.Reason = err.Error()
+		rep.Reason = strings.TrimPrefix(err.Error(), rep.Error+": ")
 		return printFit(stdout, rep, *asJSON, exitFailed)
 	}
-	if t, err := constraints.BestCPUTopology(flavor, image, true); err != nil {
+	cpuTopology, err := constraints.BestCPUTopology(flavor, image, true)
+	if err != nil {
 		return refuse(err)
-	} else {
-		rep.CPUTopology = &t
 	}
+	rep.CPUTopology = &cpuTopology
 	requested, err := constraints.Get(flavor, image)
 	if err != nil {
 		return refuse(err)
