@@ -2,13 +2,19 @@ module github.com/numa-conformance/numa-conformance
 
 go 1.26.0
 
-require libvirt.org/go/libvirtxml v1.12008.0
+require (
+	github.com/digitalocean/go-libvirt v0.0.0-20261013170128-efbbdf578ac8
+	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/crypto v0.48.0
+	libvirt.org/go/libvirtxml v1.12008.0
+)
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
 	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
 	honnef.co/go/tools v0.8.2 // indirect
 )
