@@ -12,7 +12,7 @@ define time
 	awk -v s=$$start -v e=$$EPOCHREALTIME 'BEGIN { printf "<== %s: %.1fs\n", "$(1)", e - s }'
 endef
 
-.PHONY: all build test lint unit vectors oracle differential-quick differential fuzz bench bench-fitter conformance clean
+.PHONY: all build test lint unit libvirt-local vectors oracle differential-quick differential fuzz bench bench-fitter conformance clean
 
 all: build
 
@@ -29,10 +29,16 @@ lint:
 	  $(GO) vet ./...; \
 	  $(GO) tool staticcheck ./...)
 
-# The oracle's and the differential package's tests run real Nova, so
-# python3-nova is installed first.
-unit: oracle
-	$(call time,unit tests,$(GO) test -count=1 ./...)
+# The oracle's and the differential package's tests run real Nova, and the
+# host-access tests a real libvirtd: both are installed and started first,
+# and NUMA_REQUIRE_LIBVIRT turns a missing libvirtd into a failure, not a skip.
+unit: oracle libvirt-local
+	$(call time,unit tests,NUMA_REQUIRE_LIBVIRT=1 $(GO) test -count=1 ./...)
+
+## libvirt-local: Debian's libvirtd on this machine (unix socket, and TCP,
+## TLS and SSH on loopback) for the host-access tests.
+libvirt-local:
+	$(call time,libvirt-local,bash ci/libvirt-local/up.sh --tcp --tls --ssh)
 
 ## oracle: Debian's python3-nova, the judge of differential runs.
 oracle:
