@@ -49,11 +49,17 @@ took "controller + compute VM" "$t"
 t=$EPOCHREALTIME
 compute_log=$NUMA_CLOUD_STATE/logs/compute/nova-compute.log
 deadline=$(( $(date +%s) + CLOUD_READY_TIMEOUT ))
+vm_boot=$(stat -c %Y "$NUMA_CLOUD_STATE/compute/qemu.pid")
 state=""
 while :; do
-  svc=$(openstack compute service list --service nova-compute -f value -c Host -c State 2>/dev/null || true)
+  svc=$(openstack compute service list --service nova-compute -f value -c Host -c State -c "Updated At" 2>/dev/null || true)
   rp=$(openstack resource provider list -f value -c name 2>/dev/null || true)
-  if grep -qx "$COMPUTE_HOST up" <<<"$svc" && grep -qx "$COMPUTE_HOST" <<<"$rp"; then
+  # "up" alone is not enough: after the VM restarts, the old nova-compute's last heartbeat keeps
+  # the service "up" for a minute. Only a heartbeat newer than the VM's boot is the new one.
+  beat=$(awk -v h="$COMPUTE_HOST" '$1 == h && $2 == "up" { print $3 }' <<<"$svc")
+  beat_s=0
+  [ -z "$beat" ] || beat_s=$(date -u -d "${beat%%.*}" +%s 2>/dev/null || echo 0)
+  if [ "$beat_s" -gt "$vm_boot" ] && grep -qx "$COMPUTE_HOST" <<<"$rp"; then
     # Map it into cell1 now rather than waiting for the scheduler's periodic discovery.
     nova-manage --config-file "$NUMA_CLOUD_STATE/etc/nova/nova.conf" cell_v2 discover_hosts \
       >>"$NUMA_CLOUD_STATE/logs/discover-hosts.log" 2>&1 || true
@@ -62,7 +68,7 @@ while :; do
     fi
     state="registered, not yet in a cell"
   else
-    state="service: ${svc:-none}; resource providers: ${rp:-none}"
+    state="service: ${svc:-none} (VM booted $(date -u -d "@$vm_boot" +%H:%M:%S)); resource providers: ${rp:-none}"
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
     echo "cloud-up: nova-compute on $COMPUTE_HOST not ready after ${CLOUD_READY_TIMEOUT}s ($state)" >&2

@@ -41,7 +41,7 @@ while :; do
   case $status in
     ACTIVE) break ;;
     ERROR)
-      openstack server show "$id" -f value -c fault >&2
+      openstack server show "$id" -f json >&2
       echo "smoke: server $id went to ERROR (fault above)" >&2; exit 1 ;;
   esac
   if [ "$(date +%s)" -ge "$deadline" ]; then
