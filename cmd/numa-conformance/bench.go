@@ -29,7 +29,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return exitBadInput
 	}
-	ctx, cancel := interruptible(30*time.Minute)
+	ctx, cancel := interruptible(30 * time.Minute)
 	defer cancel()
 	// One oracle process, so Nova's timings are not disturbed by a sibling
 	// process competing for the same core.

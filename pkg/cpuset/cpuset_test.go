@@ -26,6 +26,7 @@ func TestParseNovaGrammar(t *testing.T) {
 		{"^1", nil},        // only an exclusion: empty
 		{"3-3", []int{3}},
 		{"\t4\n", []int{4}},
+		{"\u0663,\u00a04-5\x1c", []int{3, 4, 5}}, // int() reads every script's digits; strip() all white space
 	} {
 		got, err := Parse(tc.spec)
 		if err != nil {

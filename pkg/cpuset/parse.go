@@ -1,8 +1,11 @@
 package cpuset
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/numa-conformance/numa-conformance/pkg/cpython"
 )
 
 // ParseError reports a CPU list that Nova's parse_cpu_spec would reject
@@ -27,7 +30,7 @@ func (e *ParseError) Error() string {
 func Parse(spec string) (CPUSet, error) {
 	var incl, excl builder
 	for _, raw := range strings.Split(spec, ",") {
-		rule := pyStrip(raw)
+		rule := cpython.Strip(raw)
 		if rule == "" {
 			continue
 		}
@@ -81,45 +84,13 @@ func MustParse(spec string) CPUSet {
 	return s
 }
 
-// pyStrip trims what Python's str.strip() trims for ASCII input.
-func pyStrip(s string) string {
-	return strings.Trim(s, " \t\n\r\v\f\x1c\x1d\x1e\x1f")
-}
-
-// pyInt converts like Python's int(str) for ASCII decimal input: surrounding
-// white space, an optional sign, and single underscores between digits. It
-// is what makes " 3", "+3" and "0--0" acceptable to Nova.
+// pyInt is int(s.strip()), which is how parse_cpu_spec reads every
+// number. A value beyond int64 comes back saturated rather than as an
+// error, so that the caller reports it as out of range, as it is.
 func pyInt(s string) (int, error) {
-	s = pyStrip(s)
-	neg := false
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		s = s[1:]
+	n, err := cpython.Int(cpython.Strip(s))
+	if err != nil && !errors.Is(err, cpython.ErrIntRange) {
+		return 0, err
 	}
-	if s == "" || s[0] == '_' || s[len(s)-1] == '_' {
-		return 0, fmt.Errorf("not a number")
-	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_':
-			if s[i-1] == '_' {
-				return 0, fmt.Errorf("not a number")
-			}
-		case c >= '0' && c <= '9':
-			n = n*10 + int(c-'0')
-			if n > 1<<40 {
-				// Far past MaxCPU: callers reject it, and this keeps n from
-				// overflowing on absurd input.
-				n = 1 << 40
-			}
-		default:
-			return 0, fmt.Errorf("not a number")
-		}
-	}
-	if neg {
-		n = -n
-	}
-	return n, nil
+	return int(n), nil
 }

@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/cpython"
 	"github.com/numa-conformance/numa-conformance/pkg/nova"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
@@ -114,7 +115,7 @@ func EmulatorThreadsPolicy(flavor topology.Flavor) (topology.EmulatorThreadsPoli
 // RealtimeEnabled is is_realtime_enabled: hw:cpu_realtime read as an
 // oslo boolean, so anything but a true word (including a typo) is false.
 func RealtimeEnabled(flavor topology.Flavor) bool {
-	return boolFromString(flavor.ExtraSpecs["hw:cpu_realtime"])
+	return cpython.BoolFromString(flavor.ExtraSpecs["hw:cpu_realtime"])
 }
 
 func cpuPolicyConstraint(flavor topology.Flavor, img *imageMeta) (topology.CPUPolicy, error) {
@@ -183,7 +184,7 @@ func cpuThreadPolicyConstraint(flavor topology.Flavor, img *imageMeta) (policy t
 // starting with "^" excludes vCPUs from all of them.
 func parseMask(mask string, vcpus int) (intSet, error) {
 	spec := mask
-	if strings.HasPrefix(pyStrip(mask), "^") {
+	if strings.HasPrefix(cpython.Strip(mask), "^") {
 		spec = fmt.Sprintf("0-%d,%s", vcpus-1, mask)
 	}
 	parsed, err := parseCPUSpec(spec)
@@ -335,7 +336,7 @@ func lockedMemoryConstraint(flavor topology.Flavor, img *imageMeta) error {
 	imageLocked, imageSet := img.bool("hw_locked_memory")
 	locked := imageSet && imageLocked
 	if v, ok := flavor.ExtraSpecs["hw:locked_memory"]; ok {
-		flavorLocked := boolFromString(v)
+		flavorLocked := cpython.BoolFromString(v)
 		if imageSet && flavorLocked != imageLocked {
 			return nova.Errorf[*nova.FlavorImageLockedMemoryConflict](
 				"locked_memory value in image (%t) and flavor (%t) conflict", imageLocked, flavorLocked)
@@ -352,7 +353,7 @@ func lockedMemoryConstraint(flavor topology.Flavor, img *imageMeta) error {
 func vpmemLabels(flavor topology.Flavor) []string {
 	var out []string
 	for _, label := range strings.Split(flavor.ExtraSpecs["hw:pmem"], ",") {
-		if l := pyStrip(label); l != "" {
+		if l := cpython.Strip(label); l != "" {
 			out = append(out, l)
 		}
 	}

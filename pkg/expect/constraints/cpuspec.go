@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/cpython"
 	"github.com/numa-conformance/numa-conformance/pkg/nova"
 )
 
@@ -71,16 +72,6 @@ func (s intSet) difference(o intSet) intSet {
 	return out
 }
 
-// contains reports whether m is in s.
-func (s intSet) contains(m int64) bool {
-	for _, iv := range s {
-		if m >= iv.lo && m <= iv.hi {
-			return true
-		}
-	}
-	return false
-}
-
 // max returns the largest member; s must not be empty.
 func (s intSet) max() int64 { return s[len(s)-1].hi }
 
@@ -113,7 +104,7 @@ func (s intSet) within(n int64) cpuset.CPUSet {
 }
 
 // specOp is one step parse_cpu_spec takes on its Python sets, kept so that
-// the set's iteration order can be replayed (see pyset.go).
+// the set's iteration order can be replayed (see iterationOrder).
 type specOp struct {
 	exclude bool
 	lo, hi  int64
@@ -139,7 +130,7 @@ func parseCPUSpec(spec string) (cpuSpec, error) {
 		if i < len(spec) && spec[i] != ',' {
 			continue
 		}
-		rule := pyStrip(spec[start:i])
+		rule := cpython.Strip(spec[start:i])
 		start = i + 1
 		if rule == "" {
 			continue
@@ -151,8 +142,8 @@ func parseCPUSpec(spec string) (cpuSpec, error) {
 				exclude = true
 				first = first[1:]
 			}
-			lo, err1 := pyInt(pyStrip(first))
-			hi, err2 := pyInt(pyStrip(second))
+			lo, err1 := pyInt(cpython.Strip(first))
+			hi, err2 := pyInt(cpython.Strip(second))
 			if err1 != nil || err2 != nil || lo > hi {
 				return cpuSpec{}, nova.Errorf[*nova.Invalid]("Invalid range expression %q", rule)
 			}
@@ -165,7 +156,7 @@ func parseCPUSpec(spec string) (cpuSpec, error) {
 			continue
 		}
 		if rule[0] == '^' {
-			n, err := pyInt(pyStrip(rule[1:]))
+			n, err := pyInt(cpython.Strip(rule[1:]))
 			if err != nil {
 				return cpuSpec{}, nova.Errorf[*nova.Invalid]("Invalid exclusion expression %q", rule)
 			}
@@ -181,4 +172,56 @@ func parseCPUSpec(spec string) (cpuSpec, error) {
 		incl = incl.union(intSet{{n, n}})
 	}
 	return cpuSpec{members: incl.difference(excl), ops: ops}, nil
+}
+
+// setReplayLimit bounds the work of a replay; bigger sets (which Nova
+// itself would build only slowly) fall back to ascending order.
+const setReplayLimit = 1 << 18
+
+// iterationOrder returns the members of spec in the order a Python loop
+// over Nova's set would visit them, or ascending order when the set is too
+// large to replay.
+//
+// When a manual NUMA cell lists both a vCPU beyond the flavor's count and a
+// vCPU an earlier cell already took, _get_numa_topology_manual raises
+// whichever it meets first while iterating the set, so the exception class
+// depends on CPython's set iteration order, and the set is replayed as
+// parse_cpu_spec builds it.
+func (spec cpuSpec) iterationOrder() []int64 {
+	work := int64(0)
+	for _, op := range spec.ops {
+		work += op.hi - op.lo + 1
+		if work > setReplayLimit {
+			return spec.ascending()
+		}
+	}
+	ids, rejects := cpython.NewSet[int64](), cpython.NewSet[int64]()
+	for _, op := range spec.ops {
+		target := ids
+		if op.exclude {
+			target = rejects
+		}
+		if op.isRange {
+			target.Update(cpython.RangeSet(op.lo, op.hi+1)) // |= set(range(lo, hi + 1))
+		} else {
+			target.Add(op.lo)
+		}
+	}
+	ids.DifferenceUpdate(rejects)
+	if spec.rebuilt {
+		// oslo.versionedobjects' CoercedSet re-adds the members one by one
+		// into a fresh set and merges that into the field's empty set.
+		ids = ids.Rebuild().Copy()
+	}
+	return ids.List()
+}
+
+func (spec cpuSpec) ascending() []int64 {
+	var out []int64
+	for _, iv := range spec.members {
+		for k := iv.lo; k <= iv.hi; k++ {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/numa-conformance/numa-conformance/pkg/cpython"
 	"github.com/numa-conformance/numa-conformance/pkg/nova"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
@@ -302,7 +303,7 @@ func (m *imageMeta) set(f imageField, v string) error {
 		}
 		m.ints[f.name] = n
 	case kBool:
-		m.bools[f.name] = boolFromString(v)
+		m.bools[f.name] = cpython.BoolFromString(v)
 	case kEnum, kArch, kSCSIModel, kVIFModel, kVMMode, kHVType, kOSType:
 		c := canonicalEnum(f.kind, v)
 		if !slices.Contains(f.values, c) {
@@ -326,7 +327,7 @@ func (m *imageMeta) set(f imageField, v string) error {
 func canonicalEnum(kind fieldKind, v string) string {
 	switch kind {
 	case kArch:
-		v = pyLower(v)
+		v = cpython.Lower(v)
 		switch v {
 		case "i386", "i486", "i586", "x86_32", "x86_32p":
 			return "i686"
@@ -334,7 +335,7 @@ func canonicalEnum(kind fieldKind, v string) string {
 			return "x86_64"
 		}
 	case kSCSIModel:
-		v = pyLower(v)
+		v = cpython.Lower(v)
 		switch v {
 		case "lsilogicsas":
 			return "lsisas1068"
@@ -342,12 +343,12 @@ func canonicalEnum(kind fieldKind, v string) string {
 			return "vmpvscsi"
 		}
 	case kVIFModel:
-		v = pyLower(v)
+		v = cpython.Lower(v)
 		if alias, ok := vifModelAliases[v]; ok {
 			return alias
 		}
 	case kVMMode:
-		v = pyLower(v)
+		v = cpython.Lower(v)
 		switch v {
 		case "pv":
 			return "xen"
@@ -355,12 +356,12 @@ func canonicalEnum(kind fieldKind, v string) string {
 			return "hvm"
 		}
 	case kHVType:
-		v = pyLower(v)
+		v = cpython.Lower(v)
 		if v == "xapi" {
 			return "xen"
 		}
 	case kOSType:
-		v = pyLower(v)
+		v = cpython.Lower(v)
 	}
 	return v
 }
@@ -378,7 +379,7 @@ func validVersionPredicate(v string) bool {
 	} else {
 		paren += ")"
 	}
-	paren = pyStrip(paren)
+	paren = cpython.Strip(paren)
 	if len(paren) < 2 || paren[0] != '(' || paren[len(paren)-1] != ')' {
 		return false
 	}
@@ -394,14 +395,14 @@ func validVersionPredicate(v string) bool {
 // distutils' alternation order that leaves a single white-space-free token
 // decides which token must be a StrictVersion.
 func validComparison(pred string) bool {
-	pred = strings.TrimLeftFunc(pred, isPySpace)
+	pred = strings.TrimLeftFunc(pred, cpython.IsSpace)
 	for _, op := range []string{"<=", ">=", "<", ">", "!=", "=="} {
 		rest, ok := strings.CutPrefix(pred, op)
 		if !ok {
 			continue
 		}
-		token := pyStrip(rest)
-		if token == "" || strings.IndexFunc(token, isPySpace) >= 0 {
+		token := cpython.Strip(rest)
+		if token == "" || strings.IndexFunc(token, cpython.IsSpace) >= 0 {
 			continue
 		}
 		return strictVersion.MatchString(token)

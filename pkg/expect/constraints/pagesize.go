@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/numa-conformance/numa-conformance/pkg/cpython"
 	"github.com/numa-conformance/numa-conformance/pkg/nova"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
@@ -78,7 +79,7 @@ func pyDecimalNumber(s string) (float64, bool) {
 			b.WriteByte('.')
 			continue
 		}
-		d, ok := pyDecimal(r)
+		d, ok := cpython.Decimal(r)
 		if !ok {
 			return 0, false
 		}
@@ -111,7 +112,7 @@ func parsePageSize(request string) (pageSizeValue, error) {
 	case "small":
 		return topology.PageSizeSmall, nil
 	}
-	if pyIsDigit(request) {
+	if cpython.IsDigit(request) {
 		// int() refuses the digits that are not decimal (superscripts...),
 		// and nothing catches that ValueError.
 		n, err := pyInt(request)

@@ -16,13 +16,10 @@
 package domain
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/cpython"
 	"github.com/numa-conformance/numa-conformance/pkg/nova"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
@@ -189,7 +186,7 @@ func applyCPUQuota(in Input, tune *libvirtxml.DomainCPUTune) (*libvirtxml.Domain
 	}
 	for _, name := range wanted {
 		key := "quota:cpu_" + name
-		v, err := pyInt(specs[key])
+		v, err := cpython.Int(specs[key]) // also refuses values beyond int64
 		if err != nil {
 			return nil, nova.Errorf[*nova.ValueError]("%s: invalid literal for int(): %q", key, specs[key])
 		}
@@ -209,28 +206,6 @@ func applyCPUQuota(in Input, tune *libvirtxml.DomainCPUTune) (*libvirtxml.Domain
 		}
 	}
 	return tune, nil
-}
-
-// pyInt converts a decimal string the way Python's int() does for the
-// values an API validator lets through: surrounding white space, a sign, and
-// single underscores between digits.
-func pyInt(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	if strings.Contains(t, "__") || strings.HasPrefix(strings.TrimLeft(t, "+-"), "_") || strings.HasSuffix(t, "_") {
-		return 0, fmt.Errorf("not a number: %q", s)
-	}
-	return strconv.ParseInt(strings.ReplaceAll(t, "_", ""), 10, 64)
-}
-
-// boolFromString is oslo's strutils.bool_from_string(s) (non-strict): the
-// usual true words, and false for anything else. Flavor extra specs and
-// Glance's FlexibleBoolean image properties are both read this way.
-func boolFromString(s string) bool {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "1", "t", "true", "on", "y", "yes":
-		return true
-	}
-	return false
 }
 
 // flavorImage returns the flavor extra spec hw:<key> and the image property

@@ -6,6 +6,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/cpython"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/constraints"
 	"github.com/numa-conformance/numa-conformance/pkg/nova"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
@@ -139,12 +140,12 @@ func lockedMemory(in Input) (bool, error) {
 	fv, fok, iv, iok := flavorImage(in, "locked_memory")
 	var locked bool
 	if fok {
-		locked = boolFromString(fv)
-		if iok && boolFromString(iv) != locked {
+		locked = cpython.BoolFromString(fv)
+		if iok && cpython.BoolFromString(iv) != locked {
 			return false, nova.Errorf[*nova.FlavorImageLockedMemoryConflict]("flavor hw:locked_memory=%s conflicts with image hw_locked_memory=%s", fv, iv)
 		}
 	} else if iok {
-		locked = boolFromString(iv)
+		locked = cpython.BoolFromString(iv)
 	}
 	if locked && pageFlavor == "" && pageImage == "" {
 		return false, nova.Errorf[*nova.LockMemoryForbidden]("locked memory needs hw:mem_page_size or hw_mem_page_size")
@@ -160,12 +161,12 @@ func sevEnabled(in Input) (bool, error) {
 		return false, nil
 	}
 	fv, fok, iv, iok := flavorImage(in, "mem_encryption")
-	flavorWants := fok && boolFromString(fv)
-	imageWants := iok && boolFromString(iv)
+	flavorWants := fok && cpython.BoolFromString(fv)
+	imageWants := iok && cpython.BoolFromString(iv)
 	if !flavorWants && !imageWants {
 		return false, nil
 	}
-	if fok && iok && boolFromString(fv) != boolFromString(iv) {
+	if fok && iok && cpython.BoolFromString(fv) != cpython.BoolFromString(iv) {
 		return false, nova.Errorf[*nova.FlavorImageConflict]("flavor hw:mem_encryption=%s conflicts with image hw_mem_encryption=%s", fv, iv)
 	}
 	if in.Image["hw_firmware_type"] != "uefi" {

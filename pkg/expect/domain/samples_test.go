@@ -11,6 +11,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/cpython/cpythontest"
 	"github.com/numa-conformance/numa-conformance/pkg/nova"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
@@ -405,34 +406,27 @@ func TestHostFromCapabilitiesSample(t *testing.T) {
 }
 
 // TestSiblingOrder checks the sibling-group order against CPython 3.11
-// running Nova's own expression (testdata/sibling_order.json).
+// running Nova's own expression on the per-CPU siblings strings (package
+// cpythontest).
 func TestSiblingOrder(t *testing.T) {
-	var f struct {
-		Cases []struct {
-			Siblings []string `json:"siblings"`
-			Order    []string `json:"order"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(readTestdata(t, "sibling_order.json"), &f); err != nil {
-		t.Fatal(err)
-	}
-	if len(f.Cases) == 0 {
-		t.Fatal("no cases")
-	}
-	for i, c := range f.Cases {
-		groups, err := pySiblingOrder(c.Siblings)
+	for i, c := range cpythontest.Cases(t, cpythontest.HostSiblings) {
+		var in struct{ Siblings []string }
+		var want [][]int
+		cpythontest.Decode(t, c.Input, &in)
+		cpythontest.Decode(t, c.Result, &want)
+		groups, err := pySiblingOrder(in.Siblings)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
-		var got []string
+		var got, wantStr []string
 		for _, g := range groups {
 			got = append(got, g.String())
 		}
-		if !reflect.DeepEqual(got, c.Order) {
-			t.Errorf("case %d (%d CPUs, first %q): got %q, want %q", i, len(c.Siblings), c.Siblings[0], got, c.Order)
+		for _, g := range want {
+			wantStr = append(wantStr, cpuset.New(g...).String())
 		}
-	}
-	if h := (pyKey{tuple: true}).hash(); h != 5740354900026072187 {
-		t.Errorf("hash(()) = %d, CPython says 5740354900026072187", h)
+		if !reflect.DeepEqual(got, wantStr) {
+			t.Errorf("case %d (%d CPUs, first %q): got %q, want %q", i, len(in.Siblings), in.Siblings[0], got, wantStr)
+		}
 	}
 }

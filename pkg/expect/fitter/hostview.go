@@ -1,6 +1,7 @@
 package fitter
 
 import (
+	"github.com/numa-conformance/numa-conformance/pkg/cpython"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
 
@@ -25,6 +26,9 @@ type hostView struct {
 	groupBuf []int
 	// flat backs the freeSibs members; kept for reuse.
 	flat []int
+	// groupSet is the set each group's free members are collected into
+	// when a table is needed; kept for reuse.
+	groupSet *cpython.Set[int]
 	// pinBuf backs the host CPUs of the pinning being computed.
 	pinBuf []int
 	// reserve backs the emulator-thread CPU search.
@@ -95,7 +99,7 @@ func (hv *hostView) freeSiblings() [][]int {
 	if cap(flat) < freeLen {
 		flat = make([]int, 0, freeLen)
 	}
-	var freeOrder *pySet // built only if some group is not smaller than it
+	var freeOrder *cpython.Set[int] // built only if some group is not smaller than it
 	var memBuf [tinyMax + 1]int
 	var freeBuf [tinyMax + 1]bool
 	for i, sib := range c.Siblings {
@@ -122,26 +126,25 @@ func (hv *hostView) freeSiblings() [][]int {
 			// The sibling group is the smaller operand: its order decides.
 			flat = tinyOrder(members, free, flat)
 		case n > tinyMax && freeLen > sib.Len():
-			sibSet := pyCoerced(sib.Members())
-			res := newPySet()
-			for j, st := range sibSet.state {
-				if st == slotActive && hv.isFree(sibSet.keys[j]) {
-					res.add(sibSet.keys[j])
+			r := scratch(&hv.groupSet)
+			for k := range coerced(sib.Members()).All() {
+				if hv.isFree(k) {
+					r.Add(k)
 				}
 			}
-			flat = res.appendMembers(flat)
+			flat = r.AppendTo(flat)
 		default:
 			// free_pcpus is the smaller (or equal) operand: its order decides.
 			if freeOrder == nil {
-				freeOrder = pyCoerced(c.PCPUSet.Members()).difference(pyCoerced(c.PinnedCPUs.Members()))
+				freeOrder = coerced(c.PCPUSet.Members()).Difference(coerced(c.PinnedCPUs.Members()))
 			}
-			res := newPySet()
-			for j, st := range freeOrder.state {
-				if st == slotActive && sib.Contains(freeOrder.keys[j]) {
-					res.add(freeOrder.keys[j])
+			r := scratch(&hv.groupSet)
+			for k := range freeOrder.All() {
+				if sib.Contains(k) {
+					r.Add(k)
 				}
 			}
-			flat = res.appendMembers(flat)
+			flat = r.AppendTo(flat)
 		}
 		out[i] = flat[start:len(flat):len(flat)]
 		hv.maxFree = max(hv.maxFree, len(out[i]))
@@ -149,6 +152,17 @@ func (hv *hostView) freeSiblings() [][]int {
 	hv.freeSibs = out
 	hv.flat = flat
 	return out
+}
+
+// scratch returns *s cleared, allocating it the first time: a cleared set
+// is the new set Nova builds.
+func scratch(s **cpython.Set[int]) *cpython.Set[int] {
+	if *s == nil {
+		*s = cpython.NewSet[int]()
+	} else {
+		(*s).Clear()
+	}
+	return *s
 }
 
 // siblingSets is sibling_sets[k]: indices of the free groups with at least

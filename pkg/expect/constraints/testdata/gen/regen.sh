@@ -1,6 +1,5 @@
 #!/bin/sh
-# Regenerates ../nova_differential.json and ../python_set_order.json by
-# running Nova 26.2.2 itself. Needs Debian 12's python3-nova; run from this
+# Regenerates ../nova_differential.json by running Nova 26.2.2 itself. Needs Debian 12's python3-nova; run from this
 # directory. Takes about two minutes.
 set -eu
 PY=/usr/bin/python3
@@ -18,4 +17,3 @@ $PY gen_image.py | $PY run_nova.py > "$work/image_vectors.json"
 $PY gen_page.py | $PY run_nova.py > "$work/page_vectors.json"
 $PY gen_topo.py | $PY run_nova.py > "$work/topo_vectors.json"
 (cd "$work" && $PY "$here/sample.py") > ../nova_differential.json
-$PY set_order.py > ../python_set_order.json
