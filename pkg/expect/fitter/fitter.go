@@ -6,7 +6,8 @@
 // reproduced, including the ones that are arguably bugs, because the harness
 // compares against what a real Zed cloud does:
 //
-//   - pinning follows CPython's set iteration order (see pyset.go);
+//   - pinning follows CPython's set iteration order (pkg/cpython, and
+//     siblings.go for how Nova builds the sets);
 //   - numa_fit_instance_to_host mutates the instance cells while it tries
 //     host-cell permutations (page size, id, pinning), and its fit/no-fit
 //     cache is keyed on the mutated id; both change results and are
