@@ -160,6 +160,15 @@ func BenchmarkRecordedFitHost(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The fit_host input of the vector schema.
+	type fitHostInput struct {
+		Host   topology.HostTopology     `json:"host_topology"`
+		Inst   topology.InstanceTopology `json:"instance_topology"`
+		Limits *topology.Limits          `json:"limits"`
+		Conf   struct {
+			Pack bool `json:"packing_host_numa_cells_allocation_strategy"`
+		} `json:"conf"`
+	}
 	var ins []fitHostInput
 	for _, v := range f.ByFunction(vectors.FuncFitHost) {
 		var in fitHostInput

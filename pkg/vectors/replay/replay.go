@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/constraints"
@@ -70,7 +71,15 @@ func Prepare(v vectors.Vector) (Call, error) {
 	if !ok {
 		return Call{}, &InputError{ID: v.ID, Reason: fmt.Sprintf("unknown function %q", v.Function)}
 	}
-	run, err := prep(v)
+	profile := nova.Zed
+	if v.NovaVersion != "" {
+		p, _, err := nova.ProfileFor(v.NovaVersion)
+		if err != nil {
+			return Call{}, &InputError{ID: v.ID, Reason: err.Error()}
+		}
+		profile = p
+	}
+	input, run, err := prep(v, profile)
 	if err != nil {
 		var ie *InputError
 		if errors.As(err, &ie) {
@@ -79,7 +88,7 @@ func Prepare(v vectors.Vector) (Call, error) {
 		}
 		return Call{}, &InputError{ID: v.ID, Reason: err.Error()}
 	}
-	return Call{v: v, run: run}, nil
+	return Call{v: v, run: unchanged(input, run)}, nil
 }
 
 // outcome is what the Go side produced: a value to render as JSON, or an
@@ -91,8 +100,27 @@ type outcome struct {
 	pass   *bool
 }
 
-// runner decodes a vector's input and returns the call to make.
-type runner func(vectors.Vector) (func() outcome, error)
+// unchanged wraps a call so that it fails when the Go function changed its
+// input: Nova mutates its arguments, the fitter promises not to.
+func unchanged(input any, run func() outcome) func() outcome {
+	before, _ := json.Marshal(input)
+	return func() outcome {
+		o := run()
+		if after, _ := json.Marshal(input); !bytes.Equal(before, after) {
+			fail := false
+			o.pass = &fail
+			o.detail = "the Go function changed its input: before " + string(before) + ", after " + string(after)
+			o.err = nil
+			o.value = "(input changed)"
+		}
+		return o
+	}
+}
+
+// runner decodes a vector's input for the given Nova release and returns the
+// decoded input (so Prepare can prove the call leaves it unchanged) and the
+// call to make.
+type runner func(vectors.Vector, nova.Profile) (input any, call func() outcome, err error)
 
 var runners = map[string]runner{
 	vectors.FuncGetConstraints:         runConstraints,
@@ -131,23 +159,23 @@ type flavorImage struct {
 	AllowThreads *bool               `json:"allow_threads"`
 }
 
-func runConstraints(v vectors.Vector) (func() outcome, error) {
+func runConstraints(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
+	return &in, func() outcome {
 		t, err := constraints.Get(in.Flavor, in.ImageProps)
 		return outcome{value: normTopology(t), err: err}
 	}, nil
 }
 
-func runCPUPolicy(v vectors.Vector) (func() outcome, error) {
+func runCPUPolicy(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
+	return &in, func() outcome {
 		p, err := constraints.CPUPolicy(in.Flavor, in.ImageProps)
 		if p == "" {
 			return outcome{value: nil, err: err}
@@ -156,12 +184,12 @@ func runCPUPolicy(v vectors.Vector) (func() outcome, error) {
 	}, nil
 }
 
-func runRealtimeCPUs(v vectors.Vector) (func() outcome, error) {
+func runRealtimeCPUs(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
+	return &in, func() outcome {
 		rt, ok, err := constraints.RealtimeCPUs(in.Flavor, in.ImageProps)
 		if !ok {
 			return outcome{value: nil, err: err}
@@ -170,12 +198,12 @@ func runRealtimeCPUs(v vectors.Vector) (func() outcome, error) {
 	}, nil
 }
 
-func runPageSize(v vectors.Vector) (func() outcome, error) {
+func runPageSize(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
+	return &in, func() outcome {
 		// PageSizeValue, not PageSize: Nova can return fractions ("4Kib" is
 		// 0.5 KiB) and an explicit 0, which the fitter's int model folds away.
 		ps, ok, err := constraints.PageSizeValue(in.Flavor, in.ImageProps)
@@ -188,12 +216,12 @@ func runPageSize(v vectors.Vector) (func() outcome, error) {
 
 func allowThreads(in flavorImage) bool { return in.AllowThreads == nil || *in.AllowThreads }
 
-func runDesirable(v vectors.Vector) (func() outcome, error) {
+func runDesirable(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
+	return &in, func() outcome {
 		ts, err := constraints.DesirableCPUTopologies(in.Flavor, in.ImageProps, allowThreads(in))
 		if ts == nil {
 			ts = []topology.GuestCPUTopology{}
@@ -202,12 +230,12 @@ func runDesirable(v vectors.Vector) (func() outcome, error) {
 	}, nil
 }
 
-func runBest(v vectors.Vector) (func() outcome, error) {
+func runBest(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in flavorImage
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
+	return &in, func() outcome {
 		t, err := constraints.BestCPUTopology(in.Flavor, in.ImageProps, allowThreads(in))
 		return outcome{value: t, err: err}
 	}, nil
@@ -222,13 +250,13 @@ type fitHostInput struct {
 	} `json:"conf"`
 }
 
-func runFitHost(v vectors.Vector) (func() outcome, error) {
+func runFitHost(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in fitHostInput
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
-		t, err := fitter.FitInstance(in.Host, in.Instance, in.Limits, fitter.Options{Profile: nova.Zed, Pack: in.Conf.Pack})
+	return &in, func() outcome {
+		t, err := fitter.FitInstance(in.Host, in.Instance, in.Limits, fitter.Options{Profile: profile, Pack: in.Conf.Pack})
 		return outcome{value: normTopology(t), err: err}
 	}, nil
 }
@@ -240,13 +268,13 @@ type fitCellInput struct {
 	Reserved int                   `json:"cpuset_reserved"`
 }
 
-func runFitCell(v vectors.Vector) (func() outcome, error) {
+func runFitCell(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in fitCellInput
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
-		c, err := fitter.FitCell(in.Host, in.Instance, in.Limits, in.Reserved, fitter.Options{Profile: nova.Zed})
+	return &in, func() outcome {
+		c, err := fitter.FitCell(in.Host, in.Instance, in.Limits, in.Reserved, fitter.Options{Profile: profile})
 		if c == nil {
 			return outcome{value: nil, err: err}
 		}
@@ -261,12 +289,12 @@ type usageInput struct {
 	Free     bool                      `json:"free"`
 }
 
-func runUsage(v vectors.Vector) (func() outcome, error) {
+func runUsage(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
 	var in usageInput
 	if err := decode(v, &in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func() outcome {
+	return &in, func() outcome {
 		h, err := fitter.Usage(in.Host, in.Instance, in.Free)
 		if err != nil {
 			return outcome{err: err}
@@ -308,6 +336,14 @@ func normHost(h topology.HostTopology) *topology.HostTopology {
 		}
 		if len(out.Cells[i].Siblings) == 0 {
 			out.Cells[i].Siblings = nil
+		}
+		// Nova's physnets is a set of strings: order and nil-vs-empty mean
+		// nothing.
+		if nm := out.Cells[i].NetworkMetadata; nm != nil {
+			if len(nm.Physnets) == 0 {
+				nm.Physnets = nil
+			}
+			slices.Sort(nm.Physnets)
 		}
 	}
 	return &out

@@ -131,3 +131,21 @@ func TestBadInputIsNamed(t *testing.T) {
 		t.Errorf("got %v, want unknown function", err)
 	}
 }
+
+// TestInputMutationFails proves the no-mutation check can fail: a call that
+// changes its decoded input does not pass, whatever it returns.
+func TestInputMutationFails(t *testing.T) {
+	in := &struct{ Memory int }{Memory: 1024}
+	o := unchanged(in, func() outcome {
+		in.Memory = 2048
+		pass := true
+		return outcome{value: "fine", pass: &pass}
+	})()
+	if o.pass == nil || *o.pass || !strings.Contains(o.detail, "changed its input") {
+		t.Errorf("a mutating call passed: %+v", o)
+	}
+	same := unchanged(in, func() outcome { pass := true; return outcome{pass: &pass} })()
+	if !*same.pass {
+		t.Errorf("a call that leaves its input alone failed: %+v", same)
+	}
+}

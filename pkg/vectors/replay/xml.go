@@ -54,7 +54,7 @@ type xmlResult struct {
 //     decides between the two.
 //   - supports_amd_sev: Nova's tests that ask for memory encryption mock a
 //     SEV-capable host.
-func xmlCall(v vectors.Vector) (domain.Input, *libvirtxml.DomainNUMATune, error) {
+func xmlCall(v vectors.Vector, profile nova.Profile) (domain.Input, *libvirtxml.DomainNUMATune, error) {
 	var raw xmlInput
 	if err := decode(v, &raw); err != nil {
 		return domain.Input{}, nil, err
@@ -69,7 +69,7 @@ func xmlCall(v vectors.Vector) (domain.Input, *libvirtxml.DomainNUMATune, error)
 			FileBackedMemory:          raw.Conf.FileBackedMemory,
 		},
 		HostFeatures: domain.HostFeatures{AMDSEV: true},
-		Profile:      nova.Zed,
+		Profile:      profile,
 	}
 	if raw.HostOnlineCPUs != nil {
 		in.HostOnlineCPUs = *raw.HostOnlineCPUs
@@ -106,14 +106,14 @@ func xmlCall(v vectors.Vector) (domain.Input, *libvirtxml.DomainNUMATune, error)
 	return in, numatune, nil
 }
 
-func runGuestNUMAConfig(v vectors.Vector) (func() outcome, error) {
-	return xmlRunner(v, func(in domain.Input, _ *libvirtxml.DomainNUMATune) (domain.Fragments, error) {
+func runGuestNUMAConfig(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
+	return xmlRunner(v, profile, func(in domain.Input, _ *libvirtxml.DomainNUMATune) (domain.Fragments, error) {
 		return domain.NUMAConfig(in)
 	})
 }
 
-func runGuestMemoryBacking(v vectors.Vector) (func() outcome, error) {
-	return xmlRunner(v, func(in domain.Input, numatune *libvirtxml.DomainNUMATune) (domain.Fragments, error) {
+func runGuestMemoryBacking(v vectors.Vector, profile nova.Profile) (any, func() outcome, error) {
+	return xmlRunner(v, profile, func(in domain.Input, numatune *libvirtxml.DomainNUMATune) (domain.Fragments, error) {
 		mb, err := domain.MemoryBacking(in, numatune)
 		return domain.Fragments{MemoryBacking: mb}, err
 	})
@@ -122,21 +122,21 @@ func runGuestMemoryBacking(v vectors.Vector) (func() outcome, error) {
 // xmlRunner compares fragments itself, element by element with
 // domain.Diff, because Nova's serialization and ours differ in quoting,
 // attribute order and units without differing in meaning.
-func xmlRunner(v vectors.Vector, build func(domain.Input, *libvirtxml.DomainNUMATune) (domain.Fragments, error)) (func() outcome, error) {
-	in, numatune, err := xmlCall(v)
+func xmlRunner(v vectors.Vector, profile nova.Profile, build func(domain.Input, *libvirtxml.DomainNUMATune) (domain.Fragments, error)) (any, func() outcome, error) {
+	in, numatune, err := xmlCall(v, profile)
 	var ie *InputError
 	if errors.As(err, &ie) {
-		return nil, err
+		return nil, nil, err
 	}
 	var want *domain.Fragments
 	if v.Expect.Error == "" {
 		w, err := expectedFragments(v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		want = &w
 	}
-	return func() outcome {
+	return &in, func() outcome {
 		if err != nil {
 			return outcome{err: err}
 		}
