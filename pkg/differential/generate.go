@@ -156,7 +156,7 @@ func (g *Generator) Host() topology.HostTopology {
 	// interleaved form with an offset that is not a multiple of 8 is where
 	// Python's set order stops being ascending.
 	interleaved := threads > 1 && g.chance(0.5)
-	mode := g.pick("legacy", "legacy", "split", "split", "dedicated-only", "shared-only")
+	mode := g.pick("legacy", "legacy", "legacy", "split", "split", "split", "dedicated-only", "shared-only")
 	withPages := g.chance(0.7)
 	sortedSiblings := g.chance(0.8)
 	cells := make([]topology.HostCell, ncells)
@@ -284,7 +284,9 @@ func (g *Generator) Instance(hostCells int) topology.InstanceTopology {
 	} else if g.chance(0.2) {
 		emu = topology.EmulatorThreadsShare
 	}
-	pagesize := []int{0, 0, 0, topology.PageSizeSmall, topology.PageSizeLarge, topology.PageSizeAny, 4, 2048, 1048576}[g.rng.IntN(9)]
+	// Explicit sizes are rarer than symbolic ones: most hosts lack 1 GiB
+	// pages, and a size the host lacks only ever means "does not fit".
+	pagesize := []int{0, 0, 0, 0, 0, topology.PageSizeSmall, topology.PageSizeLarge, topology.PageSizeAny, 4, 2048, 1048576}[g.rng.IntN(11)]
 	cells := make([]topology.InstanceCell, n)
 	next := 0
 	for i := range cells {
