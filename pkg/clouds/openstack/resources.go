@@ -1,0 +1,303 @@
+package openstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+)
+
+// NamePrefix starts the name of every resource the harness creates, so
+// that leftovers from crashed runs can be found and removed by name.
+const NamePrefix = "numa-conformance"
+
+// Default timeouts used by registered cleanups, which run after the test
+// body and therefore cannot take a caller-chosen timeout.
+const (
+	DefaultDeleteTimeout = 3 * time.Minute
+	pollInterval         = 2 * time.Second
+)
+
+// CleanupRegistrar receives a cleanup for every resource created, e.g.
+// ginkgo.DeferCleanup or a wrapper around testing.T.Cleanup. Registering at
+// creation time (not at the end of a test) means a failed assertion can
+// never leak a resource.
+type CleanupRegistrar func(cleanup func(ctx context.Context) error)
+
+// Run scopes resource creation to one conformance run: names carry the run
+// ID, servers are tagged with it, and every create registers a cleanup.
+type Run struct {
+	*Cloud
+	// ID is the run identifier embedded in resource names and tags.
+	ID       string
+	register CleanupRegistrar
+}
+
+// NewRunID returns a short random identifier, unique enough to tell
+// concurrent runs on one cloud apart.
+func NewRunID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// NewRun starts a run on c. register must not be nil: a Run that cannot
+// clean up after itself would leak flavors and servers into shared clouds.
+func (c *Cloud) NewRun(id string, register CleanupRegistrar) *Run {
+	if register == nil {
+		panic("openstack: NewRun needs a cleanup registrar")
+	}
+	return &Run{Cloud: c, ID: id, register: register}
+}
+
+// ResourceName returns the run-scoped name numa-conformance-<runid>-<name>.
+func (r *Run) ResourceName(name string) string {
+	return fmt.Sprintf("%s-%s-%s", NamePrefix, r.ID, name)
+}
+
+// Tag is the server tag (and metadata value) identifying this run.
+func (r *Run) Tag() string { return NamePrefix + "-" + r.ID }
+
+// FlavorSpec describes a flavor to create; Name is the short name, the run
+// prefix is added by CreateFlavor.
+type FlavorSpec struct {
+	Name       string
+	VCPUs      int
+	RAMMB      int
+	DiskGB     int
+	ExtraSpecs map[string]string
+}
+
+// Flavor is a flavor created by the harness, with the extra specs Nova
+// accepted.
+type Flavor struct {
+	ID         string
+	Name       string
+	VCPUs      int
+	RAMMB      int
+	DiskGB     int
+	ExtraSpecs map[string]string
+}
+
+// CreateFlavor creates a private flavor and sets its extra specs at the
+// cloud's max microversion (so Nova >= 2.86 validates them). If setting the
+// extra specs fails, the flavor is deleted before an *ExtraSpecsError is
+// returned: a half-configured flavor must never outlive the call.
+func (r *Run) CreateFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, error) {
+	sc := r.computeMax()
+	name := r.ResourceName(spec.Name)
+	disk := spec.DiskGB
+	public := false
+	f, err := flavors.Create(ctx, sc, flavors.CreateOpts{
+		Name: name, VCPUs: spec.VCPUs, RAM: spec.RAMMB, Disk: &disk, IsPublic: &public,
+	}).Extract()
+	if err != nil {
+		return nil, fmt.Errorf("openstack: create flavor %s (vcpus=%d ram=%dMB disk=%dGB): %w", name, spec.VCPUs, spec.RAMMB, spec.DiskGB, err)
+	}
+	id := f.ID
+	r.register(func(ctx context.Context) error {
+		return r.DeleteFlavor(ctx, id, DefaultDeleteTimeout)
+	})
+	out := &Flavor{ID: id, Name: name, VCPUs: f.VCPUs, RAMMB: f.RAM, DiskGB: f.Disk, ExtraSpecs: map[string]string{}}
+	if len(spec.ExtraSpecs) == 0 {
+		return out, nil
+	}
+	got, err := flavors.CreateExtraSpecs(ctx, sc, id, flavors.ExtraSpecsOpts(spec.ExtraSpecs)).Extract()
+	if err != nil {
+		derr := r.DeleteFlavor(context.WithoutCancel(ctx), id, DefaultDeleteTimeout)
+		if derr != nil {
+			err = errors.Join(err, fmt.Errorf("delete after failure: %w", derr))
+		}
+		return nil, &ExtraSpecsError{Flavor: name, FlavorID: id, ExtraSpecs: spec.ExtraSpecs, FlavorDeleted: derr == nil, Err: err}
+	}
+	out.ExtraSpecs = got
+	return out, nil
+}
+
+// DeleteFlavor deletes a flavor and confirms it is gone; 404 counts as
+// success so cleanups are idempotent.
+func (c *Cloud) DeleteFlavor(ctx context.Context, id string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sc := c.computeMax()
+	if err := flavors.Delete(ctx, sc, id).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return fmt.Errorf("openstack: delete flavor %s: %w", id, err)
+	}
+	return waitGone(ctx, "flavor", id, timeout, func(ctx context.Context) (string, error) {
+		f, err := flavors.Get(ctx, sc, id).Extract()
+		if err != nil {
+			return "", err
+		}
+		return "present (" + f.Name + ")", nil
+	})
+}
+
+// waitGone polls get until it returns 404.
+func waitGone(ctx context.Context, what, id string, timeout time.Duration, get func(context.Context) (string, error)) error {
+	observed := "not checked"
+	var lastErr error
+	for {
+		state, err := get(ctx)
+		switch {
+		case gophercloud.ResponseCodeIs(err, http.StatusNotFound):
+			return nil
+		case err != nil:
+			lastErr = err
+		default:
+			observed, lastErr = state, nil
+		}
+		select {
+		case <-ctx.Done():
+			return &TimeoutError{What: what, ID: id, Timeout: timeout, Expected: "404 (deleted)", Observed: observed, Err: lastErr}
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// FindImage returns the ID of the single image named name; ambiguity is an
+// error because booting the wrong image silently changes what is tested.
+func (c *Cloud) FindImage(ctx context.Context, name string) (string, error) {
+	pages, err := images.List(c.image, images.ListOpts{Name: name}).AllPages(ctx)
+	if err != nil {
+		return "", fmt.Errorf("openstack: list images named %q: %w", name, err)
+	}
+	all, err := images.ExtractImages(pages)
+	if err != nil {
+		return "", fmt.Errorf("openstack: list images named %q: %w", name, err)
+	}
+	switch len(all) {
+	case 0:
+		return "", fmt.Errorf("openstack: no image named %q on cloud %q", name, c.Name)
+	case 1:
+		return all[0].ID, nil
+	default:
+		return "", fmt.Errorf("openstack: %d images named %q on cloud %q, expected exactly 1", len(all), name, c.Name)
+	}
+}
+
+// ServerSpec describes a server to boot without networking; Name is the
+// short name, the run prefix is added by CreateServer.
+type ServerSpec struct {
+	Name     string
+	FlavorID string
+	ImageID  string
+	// Metadata is merged with the run metadata.
+	Metadata map[string]string
+}
+
+// Server is the identity of a server created by the harness.
+type Server struct {
+	ID   string
+	Name string
+}
+
+// CreateServer boots a server with networks "none", tagged (2.52+) and
+// labelled in metadata with the run ID, and registers its deletion. It does
+// not wait; call WaitActive.
+func (r *Run) CreateServer(ctx context.Context, spec ServerSpec) (*Server, error) {
+	sc := r.computeAt(MicroversionServerDefault)
+	name := r.ResourceName(spec.Name)
+	md := map[string]string{"numa-conformance-run": r.ID}
+	for k, v := range spec.Metadata {
+		md[k] = v
+	}
+	opts := servers.CreateOpts{
+		Name: name, FlavorRef: spec.FlavorID, ImageRef: spec.ImageID,
+		Networks: "none", Metadata: md,
+	}
+	if r.Supports(MicroversionTags) {
+		opts.Tags = []string{r.Tag()}
+	}
+	s, err := servers.Create(ctx, sc, opts, nil).Extract()
+	if err != nil {
+		return nil, fmt.Errorf("openstack: create server %s (flavor %s, image %s): %w", name, spec.FlavorID, spec.ImageID, err)
+	}
+	id := s.ID
+	r.register(func(ctx context.Context) error {
+		return r.DeleteServer(ctx, id, DefaultDeleteTimeout)
+	})
+	return &Server{ID: id, Name: name}, nil
+}
+
+// WaitActive waits until the server is ACTIVE. It fails fast with a
+// *ServerFaultError carrying Nova's fault when the server goes to ERROR,
+// and with a *TimeoutError showing the last status/task state otherwise.
+func (c *Cloud) WaitActive(ctx context.Context, id string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sc := c.computeAt(MicroversionServerDefault)
+	observed := "not checked"
+	var lastErr error
+	for {
+		s, err := servers.Get(ctx, sc, id).Extract()
+		switch {
+		case err != nil:
+			if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+				return fmt.Errorf("openstack: server %s: expected status ACTIVE, observed 404 (deleted): %w", id, err)
+			}
+			lastErr = err
+		case s.Status == "ACTIVE":
+			return nil
+		case s.Status == "ERROR":
+			return &ServerFaultError{ServerID: id, Name: s.Name, Status: s.Status, Code: s.Fault.Code, Message: s.Fault.Message, Details: s.Fault.Details}
+		default:
+			observed = fmt.Sprintf("status=%s task_state=%q vm_state=%q", s.Status, s.TaskState, s.VmState)
+			lastErr = nil
+		}
+		select {
+		case <-ctx.Done():
+			return &TimeoutError{What: "server", ID: id, Timeout: timeout, Expected: "status ACTIVE", Observed: observed, Err: lastErr}
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// DeleteServer deletes a server and waits until Nova returns 404 for it;
+// 404 on delete counts as success so cleanups are idempotent.
+func (c *Cloud) DeleteServer(ctx context.Context, id string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sc := c.computeAt(MicroversionServerDefault)
+	if err := servers.Delete(ctx, sc, id).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return fmt.Errorf("openstack: delete server %s: %w", id, err)
+	}
+	return waitGone(ctx, "server", id, timeout, func(ctx context.Context) (string, error) {
+		s, err := servers.Get(ctx, sc, id).Extract()
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("status=%s task_state=%q", s.Status, s.TaskState), nil
+	})
+}
+
+// ServerHost is where Nova says a server runs: the compute service host,
+// the hypervisor node, and the libvirt domain name to look up.
+type ServerHost struct {
+	Host               string
+	HypervisorHostname string
+	InstanceName       string
+}
+
+// ServerHost returns the admin-only placement attributes of a server; an
+// empty host means the credentials are not admin or the server is not yet
+// scheduled, which is reported as an error rather than silently accepted.
+func (c *Cloud) ServerHost(ctx context.Context, id string) (*ServerHost, error) {
+	s, err := servers.Get(ctx, c.computeAt(MicroversionServerDefault), id).Extract()
+	if err != nil {
+		return nil, fmt.Errorf("openstack: get server %s: %w", id, err)
+	}
+	h := &ServerHost{Host: s.Host, HypervisorHostname: s.HypervisorHostname, InstanceName: s.InstanceName}
+	if h.Host == "" || h.InstanceName == "" {
+		return nil, fmt.Errorf("openstack: server %s (status %s): expected OS-EXT-SRV-ATTR:host and instance_name, observed host=%q instance_name=%q (admin credentials needed, and the server must be scheduled)",
+			id, s.Status, h.Host, h.InstanceName)
+	}
+	return h, nil
+}
