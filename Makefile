@@ -4,6 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/numa-conformance
 VECTORS ?= testdata/vectors/public.json
+LOCAL_CLOUD_STATE ?= $(or $(NUMA_CLOUD_STATE),/var/lib/numa-conformance/local-cloud)
 
 # time runs a phase and prints its wall time, so CI logs show where time goes.
 define time
@@ -88,6 +89,8 @@ conformance:
 ifeq ($(strip $(OS_CLOUD)),)
 	$(call time,cloud-up,bash ci/local-cloud/cloud-up.sh)
 	$(call time,end-to-end check (numa_nodes=2 guest on the 2-node host),bash ci/local-cloud/smoke.sh)
+	$(call time,OpenStack access tests against the local cloud,\
+	  OS_CLIENT_CONFIG_FILE=$(LOCAL_CLOUD_STATE)/clouds.yaml NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 ./pkg/clouds/openstack/)
 	@echo "conformance: the local cloud is still up (make cloud-down stops it)."
 else
 	@echo "make conformance: OS_CLOUD=$(OS_CLOUD): the Ginkgo suites that run against any cloud are not"
