@@ -11,9 +11,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=cloud.env
 . "$HERE/cloud.env"
-export PATH="/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
-unset PYTHONPATH PYTHONHOME VIRTUAL_ENV PYENV_VERSION
-export OS_CLIENT_CONFIG_FILE=$NUMA_CLOUD_STATE/clouds.yaml OS_CLOUD=$CLOUD_NAME
+use_local_cloud
 : "${CLOUD_READY_TIMEOUT:=600}"   # seconds for nova-compute to register (TCG is slow)
 : "${TEST_IMAGE:=numa-conformance-blank}"
 

@@ -8,9 +8,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=cloud.env
 . "$HERE/cloud.env"
-export PATH="/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
-unset PYTHONPATH PYTHONHOME VIRTUAL_ENV PYENV_VERSION
-export OS_CLIENT_CONFIG_FILE=$NUMA_CLOUD_STATE/clouds.yaml OS_CLOUD=$CLOUD_NAME
+use_local_cloud
 # --nic none needs microversion 2.37 or later (networks "none"); 2.79 also shows the server topology.
 export OS_COMPUTE_API_VERSION=2.79
 : "${SMOKE_TIMEOUT:=300}"
