@@ -37,14 +37,15 @@ service_token_roles_required = true
 EOF
 }
 
-# ctl_ksa SECTION USER [EXTRA...]: a keystoneauth section (password plugin).
+# ctl_ksa SECTION USER [EXTRA...]: a keystoneauth section (password plugin), authenticating at
+# CTL_KSA_AUTH_URL (default: the controller's Keystone on 127.0.0.1).
 ctl_ksa() {
   local section=$1 user=$2
   shift 2
   printf '[%s]\n' "$section"
   cat <<EOF
 auth_type = password
-auth_url = $CTL_KEYSTONE_URL/v3
+auth_url = ${CTL_KSA_AUTH_URL:-$CTL_KEYSTONE_URL/v3}
 project_domain_name = Default
 user_domain_name = Default
 project_name = service
@@ -399,34 +400,14 @@ EOF
 [DEFAULT]
 transport_url = rabbit://$RABBIT_USER:$RABBIT_PASSWORD@$g:$PORT_RABBIT/
 
-[placement]
-auth_type = password
-auth_url = $ks
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = nova
-password = $SERVICE_PASSWORD
-region_name = $REGION
-valid_interfaces = public
-endpoint_override = http://$g:$PORT_PLACEMENT
+$(CTL_KSA_AUTH_URL=$ks ctl_ksa placement nova "endpoint_override = http://$g:$PORT_PLACEMENT")
 
 [glance]
 region_name = $REGION
 valid_interfaces = public
 endpoint_override = http://$g:$PORT_GLANCE
 
-[neutron]
-auth_type = password
-auth_url = $ks
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = neutron
-password = $SERVICE_PASSWORD
-region_name = $REGION
-valid_interfaces = public
-endpoint_override = http://$g:$PORT_NEUTRON
+$(CTL_KSA_AUTH_URL=$ks ctl_ksa neutron neutron "endpoint_override = http://$g:$PORT_NEUTRON")
 
 [service_user]
 send_service_user_token = true
