@@ -204,11 +204,12 @@ func (hf hostFile) resolve(path string, profile nova.Profile) (topology.HostTopo
 		if opt.val == nil {
 			continue
 		}
-		s, err := cpuset.Parse(*opt.val)
+		// Nova's reading of the option: "" is unset, an empty list is an error.
+		s, err := domain.ParseCPUListOption(opt.name, *opt.val)
 		if err != nil {
 			return host, cfg, false, fmt.Errorf("%s: conf.%s: %w", path, opt.name, err)
 		}
-		*opt.dst = &s
+		*opt.dst = s
 	}
 	pack := profile.PackByDefault
 	if hf.Conf.Pack != nil {
