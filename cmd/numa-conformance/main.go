@@ -7,6 +7,7 @@
 //	fit --host H --flavor F [--image I]   offline what-if: where would Nova put this guest?
 //	differential --cases N --seed S       the fitter against Nova's own Python code
 //	bench                                 the fitter's speed against Nova's
+//	sweep [--cloud C] [--delete]          list (or delete) what crashed runs left on a cloud
 //
 // Run "numa-conformance help" for details.
 package main
@@ -40,6 +41,7 @@ func commands() []command {
 		{"fit", "offline what-if: Nova's placement and the expected libvirt XML for a flavor on a host", runFit},
 		{"differential", "compare the fitter with Nova's own Python code on random cases", runDifferential},
 		{"bench", "time the fitter against Nova's Python code on the same cases", runBench},
+		{"sweep", "list, or with --delete remove, the servers/flavors/images crashed runs left on a cloud", runSweep},
 	}
 }
 

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -121,5 +125,101 @@ func TestFitBadInputNamesFileAndField(t *testing.T) {
 func TestUnknownCommand(t *testing.T) {
 	if code, _, errOut := run(t, "frobnicate"); code != exitBadInput || !strings.Contains(errOut, "frobnicate") {
 		t.Errorf("exit %d, %q", code, errOut)
+	}
+}
+
+func TestSweepNeedsCloud(t *testing.T) {
+	t.Setenv("OS_CLOUD", "")
+	code, _, errOut := run(t, "sweep")
+	if code != exitBadInput || !strings.Contains(errOut, "--cloud") || !strings.Contains(errOut, "OS_CLOUD") {
+		t.Errorf("no cloud: exit %d, %q", code, errOut)
+	}
+}
+
+func TestSweepMissingCloudGivesConnectError(t *testing.T) {
+	yaml := writeFile(t, "clouds.yaml", "clouds:\n  other:\n    auth:\n      auth_url: http://127.0.0.1:1/v3\n")
+	t.Setenv("OS_CLIENT_CONFIG_FILE", yaml)
+	for _, args := range [][]string{{"sweep", "--cloud", "nosuch"}, {"sweep"}} {
+		t.Setenv("OS_CLOUD", "nosuch")
+		code, out, errOut := run(t, args...)
+		if code != exitBadInput || out != "" {
+			t.Errorf("%v: exit %d, stdout %q", args, code, out)
+		}
+		// The ConnectError names the cloud, the file and the entries present.
+		for _, want := range []string{`"nosuch"`, yaml, "other"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("%v: error should mention %s; observed %q", args, want, errOut)
+			}
+		}
+	}
+}
+
+func TestSweepBadFlags(t *testing.T) {
+	t.Setenv("OS_CLOUD", "local")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sweep", "--bogus"}, "bogus"},
+		{[]string{"sweep", "extra"}, "extra"},
+		{[]string{"sweep", "--run", "numa-conformance-blank"}, "8 lowercase hex"},
+		{[]string{"sweep", "--run", "DEADBEEF"}, "8 lowercase hex"},
+		{[]string{"sweep", "--timeout", "0s"}, "--timeout"},
+		{[]string{"sweep", "--timeout", "soon"}, "soon"},
+	} {
+		code, _, errOut := run(t, tc.args...)
+		if code != exitBadInput || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: expected exit %d mentioning %q, observed exit %d, %q", tc.args, exitBadInput, tc.want, code, errOut)
+		}
+	}
+}
+
+// TestSweepLive leaves a flavor behind as a killed run would, then runs
+// the dry run (which must list it and delete nothing) and --run --delete
+// (which must delete it). It deletes only its own run: other runs may be
+// in flight on the same cloud.
+func TestSweepLive(t *testing.T) {
+	if os.Getenv("OS_CLIENT_CONFIG_FILE") == "" {
+		if os.Getenv("NUMA_REQUIRE_CLOUD") == "1" {
+			t.Fatal("NUMA_REQUIRE_CLOUD=1 but OS_CLIENT_CONFIG_FILE is not set")
+		}
+		t.Skip("OS_CLIENT_CONFIG_FILE is not set (point it at the local cloud's clouds.yaml to run)")
+	}
+	const cloud = "local"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := openstack.Connect(ctx, cloud)
+	if err != nil {
+		if os.Getenv("NUMA_REQUIRE_CLOUD") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("cloud %q not usable: %v", cloud, err)
+	}
+	r := c.NewRun(openstack.NewRunID(), func(func(context.Context) error) {})
+	t.Cleanup(func() { _ = c.DeleteLeftovers(context.Background(), r.ID, openstack.DefaultDeleteTimeout) })
+	f, err := r.CreateFlavor(ctx, openstack.FlavorSpec{Name: "cli-sweep", VCPUs: 1, RAMMB: 256, DiskGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := run(t, "sweep", "--cloud", cloud)
+	if code != exitOK || !strings.Contains(out, "run "+r.ID+": would delete 1\n") || !strings.Contains(out, f.Name+" ("+f.ID+")") || !strings.HasPrefix(lastLine(out), "dry run: nothing deleted; pass --delete") {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if l, err := c.FindLeftovers(ctx, r.ID); err != nil || l.Count() != 1 {
+		t.Fatalf("after the dry run: expected flavor %s still there, observed %v (err=%v)", f.ID, l, err)
+	}
+
+	code, out, errOut = run(t, "sweep", "--cloud", cloud, "--run", r.ID, "--delete")
+	if code != exitOK || !strings.Contains(out, "run "+r.ID+": deleted 1 ") || !strings.Contains(out, f.ID) {
+		t.Fatalf("--delete: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("--delete output:\n%s", out)
+	if l, err := c.FindLeftovers(ctx, r.ID); err != nil || !l.Empty() {
+		t.Fatalf("after --delete: expected nothing of run %s, observed %v (err=%v)", r.ID, l, err)
+	}
+	code, out, _ = run(t, "sweep", "--cloud", cloud, "--run", r.ID)
+	if code != exitOK || !strings.Contains(out, "no leftovers") {
+		t.Errorf("after --delete, dry run of run %s: exit %d\n%s", r.ID, code, out)
 	}
 }

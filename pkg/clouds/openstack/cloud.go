@@ -60,7 +60,13 @@ type Cloud struct {
 	provider *gophercloud.ProviderClient
 	compute  *gophercloud.ServiceClient
 	image    *gophercloud.ServiceClient
+	// placement is nil when the catalog has no placement endpoint;
+	// placementErr then says why, and only the calls that need placement
+	// fail, since most checks never touch it.
+	placement    *gophercloud.ServiceClient
+	placementErr error
 
+	minMajor, minMinor int
 	maxMajor, maxMinor int
 }
 
@@ -144,6 +150,11 @@ func Connect(ctx context.Context, cloudName string) (*Cloud, error) {
 		return nil, cerr(ServiceError, path, fmt.Errorf("image endpoint: %w", err))
 	}
 
+	placement, placementErr := gopenstack.NewPlacementV1(provider, eo)
+	if placementErr != nil {
+		placementErr = fmt.Errorf("placement endpoint: %w", placementErr)
+	}
+
 	mv, err := utils.GetSupportedMicroversions(ctx, compute)
 	if err != nil {
 		return nil, cerr(classify(err), path, fmt.Errorf("compute microversions at %s: %w", compute.Endpoint, err))
@@ -151,6 +162,8 @@ func Connect(ctx context.Context, cloudName string) (*Cloud, error) {
 	c := &Cloud{
 		Name: cloudName, ConfigPath: path,
 		provider: provider, compute: compute, image: image,
+		placement: placement, placementErr: placementErr,
+		minMajor: mv.MinMajor, minMinor: mv.MinMinor,
 		maxMajor: mv.MaxMajor, maxMinor: mv.MaxMinor,
 	}
 	if !c.Supports(MicroversionNetworksNone) {
@@ -186,6 +199,23 @@ func (c *Cloud) Supports(v string) bool {
 		return false
 	}
 	return maj < c.maxMajor || (maj == c.maxMajor && mnr <= c.maxMinor)
+}
+
+// checkMicroversion returns nil when the cloud offers compute microversion
+// v for operation, a *MicroversionError when v is above the cloud's max,
+// and a plain error when v is malformed or below the cloud's min.
+func (c *Cloud) checkMicroversion(operation, v string) error {
+	maj, mnr, err := utils.ParseMicroversion(v)
+	if err != nil {
+		return fmt.Errorf("openstack: %s: compute microversion %q is not MAJOR.MINOR: %w", operation, v, err)
+	}
+	if !c.Supports(v) {
+		return &MicroversionError{Operation: operation, Need: v, Have: c.Microversion()}
+	}
+	if maj < c.minMajor || (maj == c.minMajor && mnr < c.minMinor) {
+		return fmt.Errorf("openstack: %s: compute microversion %s is below cloud %q's min %d.%d", operation, v, c.Name, c.minMajor, c.minMinor)
+	}
+	return nil
 }
 
 // computeAt returns a copy of the compute client pinned to min(want, max).

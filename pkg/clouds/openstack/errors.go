@@ -128,9 +128,12 @@ func (e *TimeoutError) Unwrap() error { return e.Err }
 // identify them, and the flavor has already been deleted when this is
 // returned (FlavorDeleted says whether that delete succeeded).
 type ExtraSpecsError struct {
-	Flavor        string
-	FlavorID      string
-	ExtraSpecs    map[string]string
+	Flavor     string
+	FlavorID   string
+	ExtraSpecs map[string]string
+	// Microversion is the compute microversion the extra specs were sent
+	// at: whether Nova validates them depends on it.
+	Microversion  string
 	FlavorDeleted bool
 	Err           error
 }
@@ -146,9 +149,36 @@ func (e *ExtraSpecsError) Error() string {
 	if !e.FlavorDeleted {
 		cleanup = "flavor NOT deleted (leaked)"
 	}
-	return fmt.Sprintf("openstack: set extra specs [%s] on flavor %s (%s): %v; %s",
-		strings.Join(keys, ", "), e.Flavor, e.FlavorID, e.Err, cleanup)
+	return fmt.Sprintf("openstack: set extra specs [%s] on flavor %s (%s) at compute microversion %s: %v; %s",
+		strings.Join(keys, ", "), e.Flavor, e.FlavorID, e.Microversion, e.Err, cleanup)
 }
 
 // Unwrap exposes the underlying (often gophercloud HTTP) error to errors.As.
 func (e *ExtraSpecsError) Unwrap() error { return e.Err }
+
+// ProviderNotFoundError reports that a compute host has no compute node
+// resource provider in placement, either because no hypervisor has that
+// service host (HypervisorHostname empty: usually a wrong host name, so
+// KnownHosts lists the hosts that do exist) or because placement has no
+// provider named after the hypervisor (nova-compute never reported, or the
+// provider was deleted).
+type ProviderNotFoundError struct {
+	Cloud string
+	Host  string
+	// HypervisorHostname is the provider name that was looked up; empty
+	// when no hypervisor was found for Host.
+	HypervisorHostname string
+	// KnownHosts are the service hosts of the hypervisors that exist, when
+	// no hypervisor was found for Host.
+	KnownHosts []string
+}
+
+// Error renders the failure with expected vs observed state, for test logs.
+func (e *ProviderNotFoundError) Error() string {
+	if e.HypervisorHostname == "" {
+		return fmt.Sprintf("openstack: cloud %q: compute host %q: expected a hypervisor with that service host, observed none (hypervisors' service hosts: [%s])",
+			e.Cloud, e.Host, strings.Join(e.KnownHosts, ", "))
+	}
+	return fmt.Sprintf("openstack: cloud %q: compute host %q: expected a placement resource provider named %q (its hypervisor_hostname), observed none",
+		e.Cloud, e.Host, e.HypervisorHostname)
+}

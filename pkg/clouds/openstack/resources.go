@@ -63,6 +63,10 @@ func (r *Run) ResourceName(name string) string {
 	return fmt.Sprintf("%s-%s-%s", NamePrefix, r.ID, name)
 }
 
+// RunMetadataKey is the server metadata key whose value is the run ID; a
+// sweep finds servers by it even when their name no longer says the run.
+const RunMetadataKey = "numa-conformance-run"
+
 // Tag is the server tag (and metadata value) identifying this run.
 func (r *Run) Tag() string { return NamePrefix + "-" + r.ID }
 
@@ -74,6 +78,12 @@ type FlavorSpec struct {
 	RAMMB      int
 	DiskGB     int
 	ExtraSpecs map[string]string
+	// Microversion, when set, is the compute microversion the extra specs
+	// are set at instead of the cloud's max. Nova validates extra specs
+	// only from 2.86 on, so "2.85" stores keys that newer microversions
+	// reject (e.g. hw:numa_mempolicy, which Nova then ignores); tests use it
+	// to show that a key is accepted but has no effect.
+	Microversion string
 }
 
 // Flavor is a flavor created by the harness, with the extra specs Nova
@@ -88,12 +98,24 @@ type Flavor struct {
 }
 
 // CreateFlavor creates a private flavor and sets its extra specs at the
-// cloud's max microversion (so Nova >= 2.86 validates them). If setting the
-// extra specs fails, the flavor is deleted before an *ExtraSpecsError is
-// returned: a half-configured flavor must never outlive the call.
+// cloud's max microversion (so Nova >= 2.86 validates them), or at
+// spec.Microversion when set. If setting the extra specs fails, the flavor
+// is deleted before an *ExtraSpecsError is returned: a half-configured
+// flavor must never outlive the call. A spec.Microversion the cloud does
+// not offer is refused before anything is created (a *MicroversionError
+// when it is above the cloud's max).
 func (r *Run) CreateFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, error) {
 	sc := r.computeMax()
 	name := r.ResourceName(spec.Name)
+	specsClient := sc
+	if spec.Microversion != "" {
+		if err := r.checkMicroversion("setting extra specs of flavor "+name, spec.Microversion); err != nil {
+			return nil, err
+		}
+		pinned := *r.compute
+		pinned.Microversion = spec.Microversion
+		specsClient = &pinned
+	}
 	disk := spec.DiskGB
 	public := false
 	f, err := flavors.Create(ctx, sc, flavors.CreateOpts{
@@ -110,13 +132,13 @@ func (r *Run) CreateFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, error
 	if len(spec.ExtraSpecs) == 0 {
 		return out, nil
 	}
-	got, err := flavors.CreateExtraSpecs(ctx, sc, id, flavors.ExtraSpecsOpts(spec.ExtraSpecs)).Extract()
+	got, err := flavors.CreateExtraSpecs(ctx, specsClient, id, flavors.ExtraSpecsOpts(spec.ExtraSpecs)).Extract()
 	if err != nil {
 		derr := r.DeleteFlavor(context.WithoutCancel(ctx), id, DefaultDeleteTimeout)
 		if derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete after failure: %w", derr))
 		}
-		return nil, &ExtraSpecsError{Flavor: name, FlavorID: id, ExtraSpecs: spec.ExtraSpecs, FlavorDeleted: derr == nil, Err: err}
+		return nil, &ExtraSpecsError{Flavor: name, FlavorID: id, ExtraSpecs: spec.ExtraSpecs, Microversion: specsClient.Microversion, FlavorDeleted: derr == nil, Err: err}
 	}
 	out.ExtraSpecs = got
 	return out, nil
@@ -205,7 +227,7 @@ type Server struct {
 func (r *Run) CreateServer(ctx context.Context, spec ServerSpec) (*Server, error) {
 	sc := r.computeAt(MicroversionServerDefault)
 	name := r.ResourceName(spec.Name)
-	md := map[string]string{"numa-conformance-run": r.ID}
+	md := map[string]string{RunMetadataKey: r.ID}
 	for k, v := range spec.Metadata {
 		md[k] = v
 	}

@@ -22,6 +22,11 @@ type Leftovers struct {
 	Images  []Image
 }
 
+// Count is the number of resources left.
+func (l *Leftovers) Count() int {
+	return len(l.Servers) + len(l.Flavors) + len(l.Images)
+}
+
 // Empty reports whether nothing of the run is left.
 func (l *Leftovers) Empty() bool {
 	return len(l.Servers) == 0 && len(l.Flavors) == 0 && len(l.Images) == 0
@@ -45,57 +50,130 @@ func (l *Leftovers) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// FindLeftovers lists the servers, flavors and images (in the current
-// project) whose names carry run runID's prefix. runID must be non-empty so
-// that a sweep can never match resources of other runs or the shared test
-// image.
+// runName matches a harness resource name numa-conformance-<runid>-<rest>
+// where runid is exactly what NewRunID produces. The exact form is what
+// keeps a sweep of every run away from shared resources such as the
+// numa-conformance-blank image.
+var runName = regexp.MustCompile(`^` + regexp.QuoteMeta(NamePrefix) + `-([0-9a-f]{8})-.`)
+
+// runIDForm is the form of NewRunID's output.
+var runIDForm = regexp.MustCompile(`^[0-9a-f]{8}$`)
+
+// IsRunID reports whether id has the form NewRunID produces (8 lowercase
+// hex digits), the only run IDs a sweep of all runs recognises.
+func IsRunID(id string) bool { return runIDForm.MatchString(id) }
+
+// runOfName returns the run ID in a harness resource name, or "".
+func runOfName(name string) string {
+	if m := runName.FindStringSubmatch(name); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// FindLeftovers lists the servers (in the current project), flavors and
+// images whose names carry run runID's prefix, and the servers whose
+// RunMetadataKey metadata is runID. runID must be non-empty so that a sweep
+// can never match resources of other runs or the shared test image.
 func (c *Cloud) FindLeftovers(ctx context.Context, runID string) (*Leftovers, error) {
 	if runID == "" {
 		return nil, errors.New("openstack: FindLeftovers needs a run ID")
 	}
 	prefix := NamePrefix + "-" + runID + "-"
-	out := &Leftovers{}
-
-	sc := c.computeAt(MicroversionServerDefault)
-	sp, err := servers.List(sc, servers.ListOpts{Name: "^" + regexp.QuoteMeta(prefix)}).AllPages(ctx)
+	byRun, err := c.findLeftovers(ctx, "run "+runID, func(name, metaRun string) string {
+		if strings.HasPrefix(name, prefix) || metaRun == runID {
+			return runID
+		}
+		return ""
+	})
 	if err != nil {
-		return nil, fmt.Errorf("openstack: list servers %s*: %w", prefix, err)
+		return nil, err
+	}
+	if l := byRun[runID]; l != nil {
+		return l, nil
+	}
+	return &Leftovers{}, nil
+}
+
+// FindAllLeftovers lists the leftovers of every run, keyed by run ID: the
+// servers (in the current project), flavors and images whose names are
+// numa-conformance-<runid>-<rest> with runid of NewRunID's form (see
+// IsRunID), and the servers whose RunMetadataKey metadata is such a run ID.
+// Runs with nothing left are absent.
+func (c *Cloud) FindAllLeftovers(ctx context.Context) (map[string]*Leftovers, error) {
+	return c.findLeftovers(ctx, "all runs", func(name, metaRun string) string {
+		if id := runOfName(name); id != "" {
+			return id
+		}
+		if IsRunID(metaRun) {
+			return metaRun
+		}
+		return ""
+	})
+}
+
+// findLeftovers lists the project's servers, all flavors and the visible
+// images once, and sorts those runOf assigns to a run (given the name and,
+// for servers, the RunMetadataKey metadata; "" for none) by run ID. what
+// names the sweep in errors.
+func (c *Cloud) findLeftovers(ctx context.Context, what string, runOf func(name, metaRun string) string) (map[string]*Leftovers, error) {
+	out := map[string]*Leftovers{}
+	get := func(run string) *Leftovers {
+		l := out[run]
+		if l == nil {
+			l = &Leftovers{}
+			out[run] = l
+		}
+		return l
+	}
+	fail := func(kind string, err error) error {
+		return fmt.Errorf("openstack: cloud %q: find leftovers of %s: list %s: %w", c.Name, what, kind, err)
+	}
+
+	// All servers of the project, not a name-filtered list: a server is
+	// also recognised by its run metadata.
+	sp, err := servers.List(c.computeAt(MicroversionServerDefault), servers.ListOpts{}).AllPages(ctx)
+	if err != nil {
+		return nil, fail("servers", err)
 	}
 	ss, err := servers.ExtractServers(sp)
 	if err != nil {
-		return nil, fmt.Errorf("openstack: list servers %s*: %w", prefix, err)
+		return nil, fail("servers", err)
 	}
 	for _, s := range ss {
-		if strings.HasPrefix(s.Name, prefix) {
-			out.Servers = append(out.Servers, Server{ID: s.ID, Name: s.Name})
+		if run := runOf(s.Name, s.Metadata[RunMetadataKey]); run != "" {
+			l := get(run)
+			l.Servers = append(l.Servers, Server{ID: s.ID, Name: s.Name})
 		}
 	}
 
 	fp, err := flavors.ListDetail(c.computeMax(), flavors.ListOpts{AccessType: flavors.AllAccess}).AllPages(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("openstack: list flavors %s*: %w", prefix, err)
+		return nil, fail("flavors", err)
 	}
 	fs, err := flavors.ExtractFlavors(fp)
 	if err != nil {
-		return nil, fmt.Errorf("openstack: list flavors %s*: %w", prefix, err)
+		return nil, fail("flavors", err)
 	}
 	for _, f := range fs {
-		if strings.HasPrefix(f.Name, prefix) {
-			out.Flavors = append(out.Flavors, Flavor{ID: f.ID, Name: f.Name, VCPUs: f.VCPUs, RAMMB: f.RAM, DiskGB: f.Disk})
+		if run := runOf(f.Name, ""); run != "" {
+			l := get(run)
+			l.Flavors = append(l.Flavors, Flavor{ID: f.ID, Name: f.Name, VCPUs: f.VCPUs, RAMMB: f.RAM, DiskGB: f.Disk})
 		}
 	}
 
 	ip, err := images.List(c.image, images.ListOpts{}).AllPages(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("openstack: list images %s*: %w", prefix, err)
+		return nil, fail("images", err)
 	}
 	is, err := images.ExtractImages(ip)
 	if err != nil {
-		return nil, fmt.Errorf("openstack: list images %s*: %w", prefix, err)
+		return nil, fail("images", err)
 	}
 	for _, i := range is {
-		if strings.HasPrefix(i.Name, prefix) {
-			out.Images = append(out.Images, Image{ID: i.ID, Name: i.Name})
+		if run := runOf(i.Name, ""); run != "" {
+			l := get(run)
+			l.Images = append(l.Images, Image{ID: i.ID, Name: i.Name})
 		}
 	}
 	return out, nil
