@@ -9,6 +9,7 @@ package nova
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Exception is an error that corresponds to one Nova exception class (or a
@@ -68,4 +69,15 @@ func Errorf[E Exception](reason string, args ...any) E {
 	var zero E
 	e, _ := New(zero.Class(), fmt.Sprintf(reason, args...))
 	return e.(E)
+}
+
+// Message returns an exception's message as Nova renders it to API
+// clients (the text of a 400 body), without the class name that Error
+// puts in front; for other errors it is err.Error().
+func Message(err error) string {
+	var e Exception
+	if errors.As(err, &e) {
+		return strings.TrimPrefix(e.Error(), e.Class()+": ")
+	}
+	return err.Error()
 }

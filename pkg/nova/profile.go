@@ -74,3 +74,36 @@ func ProfileFor(version string) (Profile, string, error) {
 	}
 	return best, fmt.Sprintf("unknown Nova release %s, using %s rules", version, best.Name), nil
 }
+
+// zedMaxMicroversion and epoxyMaxMicroversion are the highest compute API
+// microversions of those releases. Clouds report only the microversion,
+// not Nova's version, so it is the best evidence of the release there is.
+const (
+	zedMaxMicroversion   = 93
+	epoxyMaxMicroversion = 100
+)
+
+// ProfileForMicroversion picks the profile for a cloud whose compute API
+// offers at most microversion mv ("2.93"). Several releases share a
+// maximum, so only 2.93 (Zed) and 2.100 (Epoxy, also Flamingo) are taken
+// as certain; anything else gets the nearest older profile and a warning
+// that says which rules are used.
+func ProfileForMicroversion(mv string) (Profile, string, error) {
+	major, minorStr, ok := strings.Cut(mv, ".")
+	minor, err := strconv.Atoi(minorStr)
+	if !ok || major != "2" || err != nil || minor < 1 {
+		return Profile{}, "", fmt.Errorf("nova: cannot read compute microversion %q: want 2.N, e.g. 2.93", mv)
+	}
+	switch {
+	case minor == zedMaxMicroversion:
+		return Zed, "", nil
+	case minor < zedMaxMicroversion:
+		return Zed, fmt.Sprintf("compute API %s is older than Zed (2.93): unknown Nova release, using %s rules", mv, Zed.Name), nil
+	case minor < epoxyMaxMicroversion:
+		return Zed, fmt.Sprintf("compute API %s is between Zed (2.93) and Epoxy (2.100): unknown Nova release, using %s rules", mv, Zed.Name), nil
+	case minor == epoxyMaxMicroversion:
+		return Epoxy, "", nil
+	default:
+		return Epoxy, fmt.Sprintf("compute API %s is newer than Epoxy (2.100): unknown Nova release, using %s rules", mv, Epoxy.Name), nil
+	}
+}
