@@ -1,0 +1,84 @@
+package hosts
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/onsi/gomega"
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/expect"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/match"
+	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
+	"github.com/numa-conformance/numa-conformance/pkg/topology"
+)
+
+// TestSuiteChecksOnRealLibvirt runs the suites' own chain on domains a
+// real libvirtd holds: the shipped seed fixtures, the expectation computed
+// from them and the recording host's capabilities (expect.Compute), and
+// the Gomega matcher the specs use. The recorded domains must pass; each
+// one-property alteration (a cell, a pin, a memnode mode) must fail with a
+// message that names the property.
+func TestSuiteChecksOnRealLibvirt(t *testing.T) {
+	setup := dialSetup(t)
+	c := dialLocal(t)
+	fxs, err := fixtures.LoadFile("../../../fixtures/flavors/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := &libvirtxml.Caps{}
+	if err := caps.Unmarshal(readTestdata(t, "caps-compute-numa.xml")); err != nil {
+		t.Fatal(err)
+	}
+	online := cpuset.MustParse("0-3")
+	host, err := domain.HostFromCapabilities(caps, domain.Config{}, online)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordedAs := map[string]sample{"auto-split": samples[0], "manual-split": samples[1]}
+	for _, fx := range fxs {
+		s, ok := recordedAs[fx.Name]
+		if !ok {
+			continue
+		}
+		t.Run(fx.Name, func(t *testing.T) {
+			g := gomega.NewWithT(t)
+			exp, err := expect.Compute(expect.Request{
+				Flavor: topology.Flavor{VCPUs: fx.Flavor.VCPUs, MemoryMB: fx.Flavor.RAMMB, ExtraSpecs: fx.Flavor.ExtraSpecs},
+				Host:   host, HostOnlineCPUs: online,
+			})
+			g.Expect(err).NotTo(gomega.HaveOccurred())
+			g.Expect(exp.Outcome).To(gomega.Equal(expect.Fits))
+
+			uuid, _ := defineSample(t, setup, s, nil)
+			d, _, err := c.DomainXML(t.Context(), uuid)
+			g.Expect(err).NotTo(gomega.HaveOccurred())
+			g.Expect(d).To(match.Conform(exp), "the recorded real domain of %s", fx.Name)
+
+			recorded := &libvirtxml.Domain{}
+			if err := recorded.Unmarshal(readTestdata(t, s.file)); err != nil {
+				t.Fatal(err)
+			}
+			for _, alt := range domain.Alterations(recorded) {
+				uuid, _ := defineSample(t, setup, s, alt.Apply)
+				d, _, err := c.DomainXML(t.Context(), uuid)
+				g.Expect(err).NotTo(gomega.HaveOccurred())
+				m := match.Conform(exp)
+				ok, err := m.Match(d)
+				g.Expect(err).NotTo(gomega.HaveOccurred())
+				if ok {
+					t.Errorf("%s: altered domain (%s) passes the check", fx.Name, alt.Name)
+					continue
+				}
+				msg := m.FailureMessage(d)
+				for _, want := range []string{alt.Want.Path, "expected: " + alt.Want.Expected, "observed: " + alt.Want.Observed} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("%s, %s: failure message does not contain %q:\n%s", fx.Name, alt.Name, want, msg)
+					}
+				}
+			}
+		})
+	}
+}
