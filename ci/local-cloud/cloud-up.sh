@@ -101,7 +101,10 @@ case "$COMPUTE_CPU_MODE" in
   *) die "COMPUTE_CPU_MODE=$COMPUTE_CPU_MODE: want none, split, pernode or custom" ;;
 esac
 {
-  echo "# Written by ci/local-cloud/cloud-up.sh: the compute hosts of the local cloud."
+  echo "# Written by ci/local-cloud/cloud-up.sh: the harness configuration of the local cloud."
+  echo "cloud: $CLOUD_NAME"
+  echo "image: $TEST_IMAGE"
+  echo "timeouts: {boot: 8m}"
   echo "hosts:"
   echo "  $COMPUTE_HOST:"
   echo "    uri: qemu+tcp://127.0.0.1:$PORT_COMPUTE_LIBVIRT/system"

@@ -1,0 +1,215 @@
+// Package harness is the conformance framework the Ginkgo suites stand on:
+// the harness configuration, the pre-flight checks that must pass before
+// anything is created, and the run of one fixture (create, boot, read the
+// domain, compute what it should be) with its evidence.
+//
+// It holds no Ginkgo code: suites pass a cleanup registrar and assert on
+// the Result, so the same flow serves the suites, the CLI and tests.
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
+)
+
+// Defaults for the waits of a run. A server's first boot on a nested,
+// emulated compute host takes up to three minutes; production clouds are
+// faster, and slower ones can set timeouts.boot.
+const (
+	DefaultBootTimeout   = 10 * time.Minute
+	DefaultDeleteTimeout = 5 * time.Minute
+	DefaultImageTimeout  = 5 * time.Minute
+)
+
+// Config is the harness configuration file: which cloud, how to reach its
+// compute hosts, and the host settings no API exposes.
+type Config struct {
+	// File is where the configuration was read from.
+	File string
+	// Cloud is the clouds.yaml entry; OS_CLOUD, when set, wins.
+	Cloud string
+	// Image names an existing image to boot fixtures without image
+	// properties; empty means a blank raw image is uploaded for the run.
+	Image    string
+	Timeouts Timeouts
+	// PackHostNUMACells is [compute]
+	// packing_host_numa_cells_allocation_strategy of the compute hosts;
+	// nil means the release's default.
+	PackHostNUMACells *bool
+	Hosts             hosts.Hosts
+}
+
+// Timeouts bound the waits of a run.
+type Timeouts struct {
+	Boot   time.Duration `yaml:"boot"`
+	Delete time.Duration `yaml:"delete"`
+	Image  time.Duration `yaml:"image"`
+}
+
+// ConfigError is a problem in the harness configuration, naming the file
+// and, where known, the line and key.
+type ConfigError struct {
+	File    string
+	Line    int
+	Field   string
+	Problem string
+	Err     error
+}
+
+// Error renders FILE:LINE: FIELD: PROBLEM.
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// Unwrap exposes the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// LoadConfig reads the harness configuration:
+//
+//	cloud: mycloud          # clouds.yaml entry (OS_CLOUD wins when set)
+//	image: cirros           # optional: boot this image instead of a blank one
+//	timeouts: {boot: 10m, delete: 5m, image: 5m}
+//	compute:
+//	  packing_host_numa_cells_allocation_strategy: false
+//	hosts:                  # see hosts.ParseConfig
+//	  compute-1: {uri: qemu+tcp://compute-1/system}
+//
+// Unknown keys are errors, so a misspelt setting cannot be silently
+// ignored.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Problem: "cannot read the harness configuration (set NUMA_HARNESS_CONFIG or --config)", Err: err}
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig reads a harness configuration document; file names it in
+// errors.
+func ParseConfig(file string, data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &ConfigError{File: file, Problem: "not valid YAML: " + err.Error(), Err: err}
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, &ConfigError{File: file, Problem: `want a mapping with at least the key "hosts"`}
+	}
+	cfg := &Config{File: file}
+	top := doc.Content[0]
+	var errs []error
+	sawHosts := false
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		fail := func(problem string, err error) {
+			errs = append(errs, &ConfigError{File: file, Line: k.Line, Field: k.Value, Problem: problem, Err: err})
+		}
+		switch k.Value {
+		case "cloud":
+			cfg.Cloud = v.Value
+		case "image":
+			cfg.Image = v.Value
+		case "timeouts":
+			var t struct {
+				Boot, Delete, Image string
+			}
+			if err := decodeStrict(v, &t); err != nil {
+				fail("want boot, delete and image as durations (e.g. 10m): "+err.Error(), err)
+				continue
+			}
+			for _, d := range []struct {
+				name string
+				text string
+				dst  *time.Duration
+			}{{"boot", t.Boot, &cfg.Timeouts.Boot}, {"delete", t.Delete, &cfg.Timeouts.Delete}, {"image", t.Image, &cfg.Timeouts.Image}} {
+				if d.text == "" {
+					continue
+				}
+				dur, err := time.ParseDuration(d.text)
+				if err != nil || dur <= 0 {
+					errs = append(errs, &ConfigError{File: file, Line: v.Line, Field: "timeouts." + d.name, Problem: fmt.Sprintf("%q: want a positive duration such as 10m", d.text), Err: err})
+					continue
+				}
+				*d.dst = dur
+			}
+		case "compute":
+			var c struct {
+				Pack *bool `yaml:"packing_host_numa_cells_allocation_strategy"`
+			}
+			if err := decodeStrict(v, &c); err != nil {
+				fail("the only key is packing_host_numa_cells_allocation_strategy (true or false): "+err.Error(), err)
+				continue
+			}
+			cfg.PackHostNUMACells = c.Pack
+		case "hosts":
+			sawHosts = true
+			hs, err := hosts.DecodeHosts(file, v)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			cfg.Hosts = hs
+		default:
+			fail("unknown key; known keys are cloud, image, timeouts, compute, hosts", nil)
+		}
+	}
+	if !sawHosts && len(errs) == 0 {
+		errs = append(errs, &ConfigError{File: file, Problem: `no "hosts": the harness reads each compute host's libvirt and needs to know how to reach it`})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(cfg.Hosts) == 0 {
+		return nil, &ConfigError{File: file, Field: "hosts", Problem: "empty: list at least one compute host"}
+	}
+	cfg.Timeouts = cfg.Timeouts.withDefaults()
+	return cfg, nil
+}
+
+// Run bounds one fixture's whole run: flavor, image upload, boot and the
+// reads after it.
+func (t Timeouts) Run() time.Duration {
+	return t.Image + t.Boot + 2*time.Minute
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Boot == 0 {
+		t.Boot = DefaultBootTimeout
+	}
+	if t.Delete == 0 {
+		t.Delete = DefaultDeleteTimeout
+	}
+	if t.Image == 0 {
+		t.Image = DefaultImageTimeout
+	}
+	return t
+}
+
+// decodeStrict decodes a node rejecting unknown keys (yaml.Node.Decode
+// has no strict mode).
+func decodeStrict(n *yaml.Node, v any) error {
+	data, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	return dec.Decode(v)
+}

@@ -1,0 +1,67 @@
+package harness
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
+)
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := ParseConfig("h.yaml", []byte(`cloud: lab
+image: cirros
+timeouts: {boot: 3m}
+compute:
+  packing_host_numa_cells_allocation_strategy: true
+hosts:
+  compute-1:
+    uri: qemu+tcp://127.0.0.1:16510/system
+    cpu_shared_set: "0-1"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cloud != "lab" || cfg.Image != "cirros" || cfg.Timeouts.Boot != 3*time.Minute ||
+		cfg.Timeouts.Delete != DefaultDeleteTimeout || cfg.PackHostNUMACells == nil || !*cfg.PackHostNUMACells {
+		t.Fatalf("config = %+v", cfg)
+	}
+	if h := cfg.Hosts["compute-1"]; h.CPUSharedSet != "0-1" {
+		t.Fatalf("host = %+v", h)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"unknown key", "clouds: x\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{"h.yaml:1", "clouds", "unknown key"}},
+		{"no hosts", "cloud: x\n", []string{"h.yaml", `no "hosts"`}},
+		{"empty hosts", "hosts: {}\n", []string{"hosts", "at least one compute host"}},
+		{"bad duration", "timeouts: {boot: soon}\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{"timeouts.boot", `"soon"`, "positive duration"}},
+		{"unknown timeout", "timeouts: {bot: 1m}\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{"h.yaml:1", "timeouts", "bot"}},
+		{"bad host", "hosts: {a: {uri: 'qemu:///system', cpu_shared_set: 'x'}}\n", []string{"h.yaml", "host a", "cpu_shared_set"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig("h.yaml", []byte(tc.doc))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ce *ConfigError
+			var he *hosts.ConfigError
+			if !errors.As(err, &ce) && !errors.As(err, &he) {
+				t.Errorf("error %v is neither a harness nor a hosts ConfigError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := LoadConfig("/nonexistent/harness.yaml"); err == nil || !strings.Contains(err.Error(), "/nonexistent/harness.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+}

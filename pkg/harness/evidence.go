@@ -1,0 +1,132 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/expect"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
+)
+
+// NovaViewDifferences compares the fitter's placed topology with Nova's
+// own record of it (GET /servers/{id}/topology): cell count, each cell's
+// vCPUs, memory, host node and pinning. Paths name the API's fields, so a
+// disagreement says whether Nova's bookkeeping or the domain is off.
+func NovaViewDifferences(exp *expect.Expected, nv *openstack.Topology) []domain.Difference {
+	var out []domain.Difference
+	add := func(path, want, got string) {
+		if want != got {
+			out = append(out, domain.Difference{Path: "nova-topology/" + path, Expected: want, Observed: got})
+		}
+	}
+	var n int
+	if exp != nil && exp.Placed != nil {
+		n = len(exp.Placed.Cells)
+	}
+	add("nodes", fmt.Sprintf("%d nodes", n), fmt.Sprintf("%d nodes", len(nv.Nodes)))
+	if n != len(nv.Nodes) || n == 0 {
+		return out
+	}
+	for i, c := range exp.Placed.Cells {
+		node := nv.Nodes[i]
+		p := fmt.Sprintf("nodes[%d]/", i)
+		add(p+"vcpu_set", c.VCPUs().String(), cpuset.New(node.VCPUSet...).String())
+		add(p+"memory_mb", fmt.Sprint(c.MemoryMiB), fmt.Sprint(node.MemoryMB))
+		if node.HostNode != nil {
+			add(p+"host_node", fmt.Sprint(c.ID), fmt.Sprint(*node.HostNode))
+		}
+		add(p+"cpu_pinning", showPinning(c.CPUPinning), showPinning(node.CPUPinning))
+	}
+	return out
+}
+
+func showPinning(m map[int]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%d->%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Summary is the JSON evidence of one fixture's run.
+type Summary struct {
+	Fixture     string              `json:"fixture"`
+	File        string              `json:"file"`
+	Labels      []string            `json:"labels"`
+	Outcome     string              `json:"expected_outcome"`
+	ServerID    string              `json:"server_id,omitempty"`
+	Host        string              `json:"host,omitempty"`
+	FlavorError string              `json:"flavor_error,omitempty"`
+	CreateError string              `json:"create_error,omitempty"`
+	BootError   string              `json:"boot_error,omitempty"`
+	Predicted   map[string]any      `json:"predicted"`
+	Expected    *expect.Expected    `json:"expected,omitempty"`
+	Candidates  []Candidate         `json:"candidates,omitempty"`
+	Differences []domain.Difference `json:"differences"`
+	NovaView    *openstack.Topology `json:"nova_topology,omitempty"`
+	Notes       []string            `json:"notes,omitempty"`
+}
+
+// Summarize builds the JSON evidence of a result.
+func Summarize(res *Result) Summary {
+	s := Summary{Fixture: res.Fixture.Name, File: fmt.Sprintf("%s:%d", res.Fixture.File, res.Fixture.Line),
+		Labels: res.Fixture.AllLabels(), Outcome: string(res.Fixture.Expect.Outcome), Host: res.Host,
+		Predicted: map[string]any{}, Expected: res.Expected, Candidates: res.Candidates,
+		Differences: res.Differences, NovaView: res.NovaTopology, Notes: res.Notes}
+	if s.Differences == nil {
+		s.Differences = []domain.Difference{}
+	}
+	if res.Server != nil {
+		s.ServerID = res.Server.ID
+	}
+	for _, e := range []struct {
+		err error
+		dst *string
+	}{{res.FlavorErr, &s.FlavorError}, {res.CreateErr, &s.CreateError}, {res.BootErr, &s.BootError}} {
+		if e.err != nil {
+			*e.dst = e.err.Error()
+		}
+	}
+	for h, exp := range res.Predicted {
+		s.Predicted[h] = exp
+	}
+	return s
+}
+
+// WriteEvidence writes a fixture's evidence under dir/<fixture>/:
+// result.json, and when there is a domain, domain.xml (as libvirt returned
+// it) and expected.xml (the fragments the fitter expects).
+func WriteEvidence(dir string, res *Result) error {
+	d := filepath.Join(dir, res.Fixture.Name)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(Summarize(res), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d, "result.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if res.DomainXML != "" {
+		if err := os.WriteFile(filepath.Join(d, "domain.xml"), []byte(res.DomainXML), 0o644); err != nil {
+			return err
+		}
+	}
+	if res.Expected != nil && res.Expected.FragmentsXML != "" {
+		if err := os.WriteFile(filepath.Join(d, "expected.xml"), []byte(res.Expected.FragmentsXML), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

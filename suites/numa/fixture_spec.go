@@ -1,0 +1,226 @@
+// Package numa holds the NUMA conformance specs: one Ordered container per
+// fixture of fixtures/flavors, which boots the fixture's server once and
+// checks each property of its domain in its own spec. The suite itself is
+// numa_suite_test.go; FixtureSpec is exported so that other suites (a
+// downstream cloud's own fixtures) can reuse it.
+package numa
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/expect"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/match"
+	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
+	"github.com/numa-conformance/numa-conformance/pkg/harness"
+	"github.com/numa-conformance/numa-conformance/pkg/nova"
+)
+
+// FixtureSpecInput is what FixtureSpec needs at run time; it is read when
+// the specs run, after the suite's set-up, hence a getter.
+type FixtureSpecInput struct {
+	Env *harness.Env
+	// RunID is shared by all parallel processes of one run.
+	RunID string
+	// BaseImage boots fixtures without image properties.
+	BaseImage string
+	// Evidence receives each fixture's result for the run's report
+	// directory; nil writes nothing.
+	Evidence func(*harness.Result)
+}
+
+// Property specs check these domain paths; whatever they do not cover is
+// checked by the last spec, so no difference can go unreported.
+var propertyPaths = []struct {
+	text  string
+	paths []string
+}{
+	{"has the guest NUMA cells the fitter expects (cpu/numa: ids, vCPUs, memory, memAccess)", []string{"cpu/numa"}},
+	{"pins vCPUs and emulator threads as expected (cputune)", []string{"cputune"}},
+	{"binds each guest cell's memory to the expected host node, strictly (numatune)", []string{"numatune"}},
+	{"backs guest memory as expected (memoryBacking: huge pages, locking)", []string{"memoryBacking"}},
+	{"has the guest CPU topology Nova computes (cpu/topology)", []string{"cpu/topology"}},
+}
+
+// FixtureSpec declares the specs of one fixture. The container's text
+// carries the fixture name and labels in brackets and the same words are
+// Ginkgo labels, so --focus and --label-filter select the same specs.
+// runTimeout bounds the node that creates, boots and reads the server
+// (harness.Timeouts.Run of the configuration).
+func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() FixtureSpecInput) bool {
+	labels := fx.AllLabels()
+	text := fx.Name
+	if len(labels) > 1 {
+		text += " [" + strings.Join(labels[1:], "] [") + "]"
+	}
+	return Describe(text, Label(labels...), Ordered, ContinueOnFailure, func() {
+		var (
+			in  FixtureSpecInput
+			res *harness.Result
+		)
+		BeforeAll(func(ctx SpecContext) {
+			in = input()
+			Expect(in.Env).NotTo(BeNil(), "the suite's set-up did not provide an environment")
+			if mv := fx.Expect.RequiresMicroversion; mv != "" && !in.Env.Cloud.Supports(mv) {
+				Skip(fmt.Sprintf("fixture %s needs compute API microversion %s; the cloud offers up to %s", fx.Name, mv, in.Env.Cloud.Microversion()))
+			}
+			if fx.Microversion != "" && !in.Env.Cloud.Supports(fx.Microversion) {
+				Skip(fmt.Sprintf("fixture %s sets its extra specs at microversion %s; the cloud offers up to %s", fx.Name, fx.Microversion, in.Env.Cloud.Microversion()))
+			}
+			run := in.Env.Cloud.NewRun(in.RunID, func(cleanup func(context.Context) error) {
+				DeferCleanup(func(ctx SpecContext) error { return cleanup(ctx) }, NodeTimeout(in.Env.Config.Timeouts.Delete+time.Minute))
+			})
+			By(fmt.Sprintf("booting %s (%d vCPUs, %d MiB) and reading its domain", fx.ServerName(), fx.Flavor.VCPUs, fx.Flavor.RAMMB))
+			var err error
+			res, err = in.Env.Run(ctx, run, in.BaseImage, fx)
+			if res != nil && in.Evidence != nil {
+				DeferCleanup(func() { in.Evidence(res) })
+			}
+			attachEvidence(res)
+			Expect(err).NotTo(HaveOccurred(), "running fixture %s (%s:%d)", fx.Name, fx.File, fx.Line)
+			skipWhenHardwareDiffers(fx, res)
+		}, NodeTimeout(runTimeout))
+
+		switch fx.Expect.Outcome {
+		case fixtures.Fits:
+			It("is accepted and becomes ACTIVE on a configured compute host", func() {
+				Expect(res.FlavorErr).NotTo(HaveOccurred(), "flavor extra specs were rejected")
+				Expect(res.CreateErr).NotTo(HaveOccurred(), "server create was rejected")
+				Expect(res.BootErr).NotTo(HaveOccurred(), "server did not become ACTIVE")
+				Expect(res.Expected.Outcome).To(Equal(expect.Fits), "the fitter's expectation for host %s", res.Host)
+			})
+			for _, p := range propertyPaths {
+				It(p.text, func() {
+					requireDomain(res)
+					Expect(res.Differences).To(match.HaveNoDifferences(p.paths...), evidenceHint(res))
+				})
+			}
+			It("has no other NUMA-related differences (vcpu cpuset, iothreads)", func() {
+				requireDomain(res)
+				var rest = res.Differences
+				for _, p := range propertyPaths {
+					rest = match.Without(rest, p.paths...)
+				}
+				Expect(rest).To(match.HaveNoDifferences(), evidenceHint(res))
+			})
+			It("agrees with Nova's own view (server topology API)", func() {
+				requireDomain(res)
+				if res.NovaTopology == nil {
+					Skip("the cloud's compute API has no server topology (microversion " + openstack.MicroversionTopology + ")")
+				}
+				Expect(harness.NovaViewDifferences(res.Expected, res.NovaTopology)).To(match.HaveNoDifferences(), evidenceHint(res))
+			})
+		case fixtures.APIRejected:
+			It(fmt.Sprintf("is refused with HTTP 400 at %s create, with Nova's message", fx.Expect.Stage), func() {
+				err := res.CreateErr
+				if fx.Expect.Stage == fixtures.StageFlavor {
+					err = res.FlavorErr
+				}
+				Expect(err).To(HaveOccurred(), "expected a 400 at %s create; the request was accepted (server %v)", fx.Expect.Stage, res.Server)
+				Expect(harness.HTTPStatus(err)).To(Equal(400), "HTTP status of: %v", err)
+				Expect(err.Error()).To(ContainSubstring(fx.Expect.Message), "the fixture's expected message")
+				if fx.Expect.Stage == fixtures.StageServer {
+					exp := res.Predicted[anyHost(res)]
+					Expect(exp.Outcome).To(Equal(expect.Rejected), "the reference fitter accepts this request, Nova refused it")
+					msg := harness.APIMessage(err)
+					pattern := nova.MessagePattern(exp.ReasonClass)
+					Expect(pattern).NotTo(BeNil(), "no message template for %s", exp.ReasonClass)
+					Expect(msg).To(MatchRegexp(pattern.String()),
+						"Nova's 400 must come from the exception the fitter predicts: %s (%s)", exp.ReasonClass, exp.ReasonText)
+				}
+			})
+		case fixtures.NoValidHost:
+			It("is accepted, then goes to ERROR with a NoValidHost fault", func() {
+				Expect(res.FlavorErr).NotTo(HaveOccurred())
+				Expect(res.CreateErr).NotTo(HaveOccurred())
+				Expect(res.BootErr).To(HaveOccurred(), "expected the server to fail scheduling; it became ACTIVE on %s", res.Host)
+				Expect(res.BootErr.Error()).To(ContainSubstring(fx.Expect.Message))
+				for h, exp := range res.Predicted {
+					Expect(exp.Outcome).To(Equal(expect.NoValidHost), "the reference fitter places the guest on host %s", h)
+				}
+			})
+		}
+	})
+}
+
+// skipWhenHardwareDiffers skips a fixture written for a host shape the
+// cloud does not have (e.g. two NUMA nodes), naming what is missing,
+// instead of failing for the cloud's hardware.
+func skipWhenHardwareDiffers(fx fixtures.Fixture, res *harness.Result) {
+	want := expect.Outcome(fx.Expect.Outcome)
+	if want != expect.Fits && want != expect.NoValidHost {
+		return
+	}
+	var shapes []string
+	anyAgrees := false
+	for h, exp := range res.Predicted {
+		if exp.Outcome == want {
+			anyAgrees = true
+		}
+		shapes = append(shapes, fmt.Sprintf("%s: fitter predicts %s (%s)", h, exp.Outcome, exp.ReasonText))
+	}
+	if !anyAgrees && res.Server == nil && res.CreateErr == nil && res.FlavorErr == nil {
+		Skip(fmt.Sprintf("fixture %s expects %s, which needs a host shape this cloud does not have: %s", fx.Name, want, strings.Join(shapes, "; ")))
+	}
+}
+
+func anyHost(res *harness.Result) string {
+	for h := range res.Predicted {
+		return h
+	}
+	return ""
+}
+
+// requireDomain fails a property spec whose server never produced a
+// domain, saying why, instead of reporting a misleading difference.
+func requireDomain(res *harness.Result) {
+	GinkgoHelper()
+	switch {
+	case res == nil:
+		Fail("the fixture did not run")
+	case res.FlavorErr != nil:
+		Fail("no domain: the flavor's extra specs were rejected: " + res.FlavorErr.Error())
+	case res.CreateErr != nil:
+		Fail("no domain: server create was rejected: " + res.CreateErr.Error())
+	case res.BootErr != nil:
+		Fail("no domain: " + res.BootErr.Error())
+	case res.Domain == nil:
+		Fail("no domain was read")
+	}
+}
+
+func evidenceHint(res *harness.Result) string {
+	if res == nil || res.Server == nil {
+		return ""
+	}
+	return fmt.Sprintf("server %s on %s; the report entries hold the live domain XML, the expected topology and all differences", res.Server.ID, res.Host)
+}
+
+// attachEvidence adds the run's evidence to the spec report: shown when a
+// spec fails (or with -v), and always present in the JSON report.
+func attachEvidence(res *harness.Result) {
+	if res == nil {
+		return
+	}
+	if res.DomainXML != "" {
+		AddReportEntry("live domain XML", res.DomainXML, ReportEntryVisibilityFailureOrVerbose)
+	}
+	if res.Expected != nil {
+		if js, err := json.MarshalIndent(res.Expected, "", "  "); err == nil {
+			AddReportEntry("expected topology (reference fitter)", string(js), ReportEntryVisibilityFailureOrVerbose)
+		}
+	}
+	if len(res.Differences) > 0 {
+		AddReportEntry("differences", match.Render(res.Differences), ReportEntryVisibilityFailureOrVerbose)
+	}
+	for _, n := range res.Notes {
+		AddReportEntry("note", n, ReportEntryVisibilityAlways)
+	}
+}
