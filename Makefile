@@ -104,7 +104,7 @@ ifeq ($(strip $(OS_CLOUD)),)
 	$(call time,OpenStack access and pre-flight tests against the local cloud,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 ./pkg/clouds/openstack/ ./pkg/harness/)
 	$(call time,interrupted runs leave nothing behind,\
-	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./suites/interrupt/)
+	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./suites/runs/)
 	@echo "conformance: the local cloud is still up (make cloud-down stops it)."
 else
 	$(call time,NUMA suites against $(OS_CLOUD),\

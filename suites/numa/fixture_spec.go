@@ -75,7 +75,7 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 				Skip(fmt.Sprintf("fixture %s sets its extra specs at microversion %s; the cloud offers up to %s", fx.Name, fx.Microversion, in.Env.Cloud.Microversion()))
 			}
 			run := in.Env.Cloud.NewRun(in.RunID, func(cleanup func(context.Context) error) {
-				DeferCleanup(func(ctx SpecContext) error { return cleanup(ctx) }, NodeTimeout(in.Env.Config.Timeouts.Delete+time.Minute))
+				DeferCleanup(Uninterruptible(cleanup, in.Env.Config.Timeouts.Delete), NodeTimeout(in.Env.Config.Timeouts.Delete+time.Minute), GracePeriod(in.Env.Config.Timeouts.Delete+time.Minute))
 			})
 			By(fmt.Sprintf("booting %s (%d vCPUs, %d MiB) and reading its domain", fx.ServerName(), fx.Flavor.VCPUs, fx.Flavor.RAMMB))
 			var err error
@@ -222,5 +222,19 @@ func attachEvidence(res *harness.Result) {
 	}
 	for _, n := range res.Notes {
 		AddReportEntry("note", n, ReportEntryVisibilityAlways)
+	}
+}
+
+// Uninterruptible adapts a resource cleanup for DeferCleanup so that an
+// interrupt (SIGINT, SIGTERM) arriving while it runs does not abandon it:
+// Ginkgo cancels the running node's context on interrupt, and a delete
+// whose wait is cancelled leaves the server half-deleted when the process
+// exits. The cleanup gets its own deadline instead; register it with a
+// GracePeriod at least as long so that Ginkgo waits for it.
+func Uninterruptible(cleanup func(context.Context) error, timeout time.Duration) func(SpecContext) error {
+	return func(ctx SpecContext) error {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		return cleanup(c)
 	}
 }

@@ -111,6 +111,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		harness.Facts
 	}{st.RunID, e.Facts}, "", "  ")
 	Expect(os.WriteFile(filepath.Join(st.ReportDir, "run.json"), append(facts, '\n'), 0o644)).To(Succeed())
+	// The same facts go into the JUnit and JSON reports, so each report
+	// says which cloud, Nova rules and harness it came from.
+	AddReportEntry("environment", string(facts), ReportEntryVisibilityAlways)
 
 	if cfg.Image != "" {
 		st.BaseImage, err = e.Cloud.FindImage(ctx, cfg.Image)
@@ -119,7 +122,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		// One blank image for the whole run, deleted once every process
 		// is done (DeferCleanup here behaves like SynchronizedAfterSuite).
 		run := e.Cloud.NewRun(st.RunID, func(cleanup func(context.Context) error) {
-			DeferCleanup(func(ctx SpecContext) error { return cleanup(ctx) }, NodeTimeout(cfg.Timeouts.Delete+time.Minute))
+			DeferCleanup(numa.Uninterruptible(cleanup, cfg.Timeouts.Delete), NodeTimeout(cfg.Timeouts.Delete+time.Minute), GracePeriod(cfg.Timeouts.Delete+time.Minute))
 		})
 		file, err := harness.BlankImageFile()
 		Expect(err).NotTo(HaveOccurred())

@@ -63,7 +63,7 @@ func TestInterruptLeavesNothing(t *testing.T) {
 		when string
 	}{
 		{"SIGINT while booting", syscall.SIGINT, "server"},
-		{"SIGTERM after ACTIVE", syscall.SIGTERM, "active"},
+		{"SIGTERM once ACTIVE (checks or cleanup running)", syscall.SIGTERM, "active"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runID := openstack.NewRunID()
