@@ -33,6 +33,9 @@ type Env struct {
 	ProfileWarning string
 	// Facts describe the environment for reports.
 	Facts Facts
+	// Journal, if set, is shared by the parallel processes of a run so
+	// that each knows the others' claims (see claimCandidates).
+	Journal *Journal
 }
 
 // Host is one compute host as the harness models it.

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"libvirt.org/go/libvirtxml"
+
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
 	"github.com/numa-conformance/numa-conformance/pkg/expect"
@@ -129,4 +131,72 @@ func WriteEvidence(dir string, res *Result) error {
 		}
 	}
 	return nil
+}
+
+// DomainVsNovaView compares Nova's record of a server's topology with the
+// live domain, the third side of the check (the fitter against each is
+// the other two): cell count, each cell's vCPUs, memory and host node
+// (its memnode's nodeset), and for pinned vCPUs the host CPU of their
+// vcpupin. Paths start with "nova-topology-vs-domain/".
+func DomainVsNovaView(d *libvirtxml.Domain, nv *openstack.Topology) []domain.Difference {
+	var out []domain.Difference
+	add := func(path, nova, dom string) {
+		if nova != dom {
+			out = append(out, domain.Difference{Path: "nova-topology-vs-domain/" + path, Expected: nova, Observed: dom})
+		}
+	}
+	var cells []libvirtxml.DomainCell
+	if d.CPU != nil && d.CPU.Numa != nil {
+		cells = d.CPU.Numa.Cell
+	}
+	add("nodes", fmt.Sprintf("%d cells", len(nv.Nodes)), fmt.Sprintf("%d cells", len(cells)))
+	if len(cells) != len(nv.Nodes) {
+		return out
+	}
+	memnode := map[uint]string{}
+	pins := map[uint]string{}
+	if d.NUMATune != nil {
+		for _, m := range d.NUMATune.MemNodes {
+			memnode[m.CellID] = m.Nodeset
+		}
+	}
+	if d.CPUTune != nil {
+		for _, p := range d.CPUTune.VCPUPin {
+			pins[p.VCPU] = p.CPUSet
+		}
+	}
+	for i, node := range nv.Nodes {
+		c := cells[i]
+		p := fmt.Sprintf("nodes[%d]/", i)
+		domCPUs, err := cpuset.Parse(c.CPUs)
+		shown := c.CPUs
+		if err == nil {
+			shown = domCPUs.String()
+		}
+		add(p+"vcpu_set", cpuset.New(node.VCPUSet...).String(), shown)
+		if kib, err := cellKiB(c); err == nil {
+			add(p+"memory_mb", fmt.Sprint(node.MemoryMB), fmt.Sprint(kib/1024))
+		}
+		if node.HostNode != nil {
+			add(p+"host_node", fmt.Sprint(*node.HostNode), memnode[uint(i)])
+		}
+		for _, v := range slices.Sorted(maps.Keys(node.CPUPinning)) {
+			add(fmt.Sprintf("%scpu_pinning[%d]", p, v), fmt.Sprint(node.CPUPinning[v]), pins[uint(v)])
+		}
+	}
+	return out
+}
+
+// cellKiB is a guest cell's memory in KiB (libvirt writes KiB unless a
+// unit says otherwise).
+func cellKiB(c libvirtxml.DomainCell) (uint64, error) {
+	switch strings.ToLower(c.Unit) {
+	case "", "k", "kib":
+		return uint64(c.Memory), nil
+	case "m", "mib":
+		return uint64(c.Memory) * 1024, nil
+	case "g", "gib":
+		return uint64(c.Memory) * 1024 * 1024, nil
+	}
+	return 0, fmt.Errorf("unit %q", c.Unit)
 }

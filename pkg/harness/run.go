@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"libvirt.org/go/libvirtxml"
@@ -32,6 +32,8 @@ type Result struct {
 	Flavor    *openstack.Flavor
 	Image     *openstack.Image
 	Server    *openstack.Server
+	// BootImage is the image the server booted from (a rebuild reuses it).
+	BootImage string
 	// FlavorErr is the extra-spec rejection; CreateErr the server create
 	// failure; BootErr why the server did not become ACTIVE.
 	FlavorErr, CreateErr, BootErr error
@@ -109,12 +111,17 @@ func (env *Env) Run(ctx context.Context, run *openstack.Run, baseImage string, f
 	if fx.Image != nil {
 		image = topology.ImageProps(fx.Image.Properties)
 	}
+	befores := map[string]*Snapshot{}
 	for name := range env.Hosts {
-		exp, _, err := env.Predict(ctx, name, flavor, image, "")
+		snap, err := env.Snapshot(ctx, name, "")
 		if err != nil {
 			return res, err
 		}
-		res.Predicted[name] = exp
+		exp, err := env.Expect(name, flavor, image, guestsOf(snap))
+		if err != nil {
+			return res, err
+		}
+		befores[name], res.Predicted[name] = snap, exp
 	}
 
 	f, err := run.CreateFlavor(ctx, openstack.FlavorSpec{
@@ -145,6 +152,8 @@ func (env *Env) Run(ctx context.Context, run *openstack.Run, baseImage string, f
 		imageID = img.ID
 	}
 
+	res.BootImage = imageID
+	created := time.Now()
 	srv, err := run.CreateServer(ctx, openstack.ServerSpec{Name: fx.ServerName(), FlavorID: f.ID, ImageID: imageID,
 		Metadata: map[string]string{"numa-conformance-fixture": fx.Name}})
 	if err != nil {
@@ -189,21 +198,28 @@ func (env *Env) Run(ctx context.Context, run *openstack.Run, baseImage string, f
 		res.Notes = append(res.Notes, "the cloud's compute API has no server topology (needs "+openstack.MicroversionTopology+"): Nova's own view is not compared")
 	}
 
-	// The usage before the boot is the prediction; if other servers came
-	// or went meanwhile, the usage after the boot (without this server) is
-	// the other order of claims.
-	before := Candidate{Snapshot: "before boot", Expected: res.Predicted[sh.Host]}
-	after := Candidate{Snapshot: "after boot"}
-	after.Expected, after.Others, err = env.Predict(ctx, sh.Host, flavor, image, srv.ID)
+	// The usage before the boot is the prediction; servers that came or
+	// went meanwhile make the order of claims matter (claimCandidates).
+	after, err := env.Snapshot(ctx, sh.Host, srv.ID)
 	if err != nil {
 		return res, err
 	}
-	cands := []Candidate{before}
-	if after.Expected.FragmentsXML != before.Expected.FragmentsXML || after.Expected.Outcome != before.Expected.Outcome {
-		cands = append(cands, after)
-		res.Notes = append(res.Notes, fmt.Sprintf("other servers changed on %s while this one booted (now counted: %s); Nova's order of claims is not visible, so the expectations before and after are both accepted",
-			sh.Host, strings.Join(after.Others, ", ")))
+	if res.NovaTopology != nil && len(res.NovaTopology.Nodes) > 0 {
+		if inst, err := res.NovaTopology.Instance(); err == nil {
+			if err := env.Journal.Record(JournalEntry{Guest: Guest{ID: srv.ID, Name: srv.Name, Host: sh.Host, Topology: inst}, Created: created}); err != nil {
+				return res, fmt.Errorf("claim journal: %w", err)
+			}
+		}
 	}
+	journal, err := env.Journal.Entries()
+	if err != nil {
+		return res, fmt.Errorf("claim journal: %w", err)
+	}
+	cands, notes, err := env.claimCandidates(sh.Host, flavor, image, srv.ID, befores[sh.Host], after, journal)
+	if err != nil {
+		return res, err
+	}
+	res.Notes = append(res.Notes, notes...)
 	for i := range cands {
 		c := &cands[i]
 		if c.Expected.Outcome != expect.Fits {
@@ -214,7 +230,7 @@ func (env *Env) Run(ctx context.Context, run *openstack.Run, baseImage string, f
 		}
 	}
 	res.Candidates = cands
-	res.Expected, res.Differences = before.Expected, cands[0].Differences
+	res.Expected, res.Differences = cands[0].Expected, cands[0].Differences
 	for _, c := range cands {
 		if c.Expected.Outcome == expect.Fits && len(c.Differences) == 0 {
 			res.Expected, res.Differences = c.Expected, nil
@@ -229,39 +245,26 @@ func (env *Env) Run(ctx context.Context, run *openstack.Run, baseImage string, f
 // host's current usage, leaving out the server exclude (the one being
 // checked). It returns the servers whose usage it counted.
 func (env *Env) Predict(ctx context.Context, host string, flavor topology.Flavor, image topology.ImageProps, exclude string) (*expect.Expected, []string, error) {
-	h := env.Hosts[host]
-	req := expect.Request{Flavor: flavor, Image: image, HostOnlineCPUs: h.Info.OnlineCPUs, Config: h.Domain,
-		Limits: h.Limits, Options: env.FitterOptions()}
-	var counted []string
-	if h.Info.Topology != nil {
-		servers, err := env.Cloud.HostServers(ctx, host)
-		if err != nil {
-			return nil, nil, err
-		}
-		var guests []topology.InstanceTopology
-		for _, s := range servers {
-			if s.ID == exclude || s.Topology == nil || len(s.Topology.Nodes) == 0 {
-				continue
-			}
-			inst, err := s.Topology.Instance()
-			if err != nil {
-				return nil, nil, fmt.Errorf("server %s on %s: %w", s.ID, host, err)
-			}
-			guests = append(guests, inst)
-			counted = append(counted, s.Name+" ("+s.ID+")")
-		}
-		used, err := expect.AccountUsage(*h.Info.Topology, guests)
-		if err != nil {
-			return nil, nil, fmt.Errorf("host %s: %w", host, err)
-		}
-		req.Host = &used
-	}
-	slices.Sort(counted)
-	exp, err := expect.Compute(req)
+	snap, err := env.Snapshot(ctx, host, exclude)
 	if err != nil {
-		return nil, nil, fmt.Errorf("host %s: %w", host, err)
+		return nil, nil, err
 	}
-	return exp, counted, nil
+	guests := guestsOf(snap)
+	exp, err := env.Expect(host, flavor, image, guests)
+	if err != nil {
+		return nil, nil, err
+	}
+	return exp, names(guests), nil
+}
+
+// guestsOf lists a snapshot's guests in a stable order.
+func guestsOf(s *Snapshot) []Guest {
+	var out []Guest
+	for _, g := range s.Guests {
+		out = append(out, g)
+	}
+	sortGuests(out)
+	return out
 }
 
 var blankImage struct {

@@ -71,7 +71,7 @@ func TestNUMA(t *testing.T) {
 		t.Fatalf("fixtures: %v", err)
 	}
 	input := func() numa.FixtureSpecInput {
-		return numa.FixtureSpecInput{Env: env, RunID: shared.RunID, BaseImage: shared.BaseImage, Evidence: writeEvidence}
+		return numa.FixtureSpecInput{Env: env, RunID: shared.RunID, BaseImage: shared.BaseImage, Evidence: writeEvidence, Fixtures: fxs}
 	}
 	for _, fx := range fxs {
 		numa.FixtureSpec(fx, runTimeout, input)
@@ -141,6 +141,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	env, err = harness.Preflight(ctx, cfg, os.Getenv("OS_CLOUD"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(env.Close)
+	// All processes of the run share one claim journal.
+	env.Journal = harness.OpenJournal(filepath.Join(shared.ReportDir, "claims.jsonl"))
 }, NodeTimeout(5*time.Minute))
 
 // writeEvidence stores a fixture's evidence in the run's report directory.
@@ -164,5 +166,10 @@ var _ = ReportAfterSuite("reports", func(r Report) {
 		OmitTimelinesForSpecState: types.SpecStatePassed | types.SpecStateSkipped,
 	})).To(Succeed())
 	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "ginkgo.json"))).To(Succeed())
-	fmt.Printf("reports: %s (junit.xml, ginkgo.json, run.json, evidence/)\n", dir)
+	groups := numa.GroupTimes(r)
+	fmt.Print(numa.RenderGroupTimes(groups))
+	data, err := json.MarshalIndent(groups, "", "  ")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(filepath.Join(dir, "groups.json"), append(data, '\n'), 0o644)).To(Succeed())
+	fmt.Printf("reports: %s (junit.xml, ginkgo.json, groups.json, run.json, evidence/)\n", dir)
 })

@@ -1,0 +1,76 @@
+package harness
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
+	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
+	"github.com/numa-conformance/numa-conformance/pkg/topology"
+)
+
+// testEnv is an Env with the recorded two-node host and no cloud: enough
+// for the pure parts (Expect, claimCandidates).
+func testEnv(t *testing.T) *Env {
+	t.Helper()
+	caps := readCaps(t)
+	online := cpuset.MustParse("0-3")
+	host, err := domain.HostFromCapabilities(caps, domain.Config{}, online)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Config: &Config{}, Hosts: map[string]*Host{"h": {Name: "h",
+		Info:   &hosts.HostInfo{Topology: host, OnlineCPUs: online},
+		Limits: &topology.Limits{CPUAllocationRatio: 16, RAMAllocationRatio: 1.5}}}}
+}
+
+// A single-cell guest goes to the emptier cell; when another server's
+// claim may or may not have preceded it (it came and went during the
+// boot, known only from the journal), both placements are candidates.
+func TestClaimCandidates(t *testing.T) {
+	env := testEnv(t)
+	one := topology.Flavor{VCPUs: 2, MemoryMB: 1024, ExtraSpecs: map[string]string{"hw:numa_nodes": "1"}}
+	other := Guest{ID: "other", Name: "other", Host: "h", Topology: topology.InstanceTopology{Cells: []topology.InstanceCell{
+		{ID: 1, CPUSet: cpuset.MustParse("0-1"), MemoryMiB: 2048}}}}
+	t0 := time.Now()
+	before := &Snapshot{Taken: t0, Guests: map[string]Guest{}}
+	after := &Snapshot{Taken: t0.Add(time.Minute), Guests: map[string]Guest{}}
+
+	cands, notes, err := env.claimCandidates("h", one, nil, "self", before, after, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cands) != 1 || len(notes) != 0 {
+		t.Fatalf("a quiet host has one candidate: %+v %v", cands, notes)
+	}
+	quiet := cands[0].Expected.Placed.Cells[0].ID
+
+	j := OpenJournal(filepath.Join(t.TempDir(), "claims.jsonl"))
+	if err := j.Record(JournalEntry{Guest: other, Created: t0.Add(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := j.Entries()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("journal: %v %v", entries, err)
+	}
+	cands, notes, err = env.claimCandidates("h", one, nil, "self", before, after, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cands) != 2 || len(notes) != 1 {
+		t.Fatalf("a server that came and went gives two candidates and a note: %+v %v", cands, notes)
+	}
+	if cands[0].Expected.Placed.Cells[0].ID != quiet || cands[1].Expected.Placed.Cells[0].ID == quiet {
+		t.Fatalf("candidates place the guest on %d then %d; want the quiet placement %d first, then the other cell",
+			cands[0].Expected.Placed.Cells[0].ID, cands[1].Expected.Placed.Cells[0].ID, quiet)
+	}
+
+	// A server present before and after was counted for certain.
+	before.Guests["other"], after.Guests["other"] = other, other
+	cands, _, err = env.claimCandidates("h", one, nil, "self", before, after, entries)
+	if err != nil || len(cands) != 1 || cands[0].Expected.Placed.Cells[0].ID != 0 {
+		t.Fatalf("with the other server on cell 1 throughout: %+v %v", cands, err)
+	}
+}
