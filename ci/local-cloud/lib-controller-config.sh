@@ -212,6 +212,8 @@ my_ip = 127.0.0.1
 host = numa-controller
 state_path = $CTL_STATE/nova
 graceful_shutdown_timeout = 2
+# One compute host: resizes (the harness's lifecycle specs) stay on it.
+allow_resize_to_same_host = true
 
 [api_database]
 connection = $(ctl_db_url nova_api)
@@ -399,6 +401,8 @@ EOF
 
 [DEFAULT]
 transport_url = rabbit://$RABBIT_USER:$RABBIT_PASSWORD@$g:$PORT_RABBIT/
+# nova-compute checks it too (prep_resize) before resizing onto itself.
+allow_resize_to_same_host = true
 
 $(CTL_KSA_AUTH_URL=$ks ctl_ksa placement nova "endpoint_override = http://$g:$PORT_PLACEMENT")
 

@@ -2,11 +2,14 @@ package harness
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -63,5 +66,23 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	if _, err := LoadConfig("/nonexistent/harness.yaml"); err == nil || !strings.Contains(err.Error(), "/nonexistent/harness.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// Fixtures name lifecycle operations as strings; each must be one the
+// cloud layer can apply, and every operation but resize (asked for with
+// resize_to) must be nameable.
+func TestFixtureOperationsAreCloudOperations(t *testing.T) {
+	var want []string
+	for _, op := range openstack.Operations {
+		if op != openstack.OpResize {
+			want = append(want, string(op))
+		}
+	}
+	got := slices.Clone(fixtures.Operations)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("fixtures.Operations = %v, want the cloud's operations without resize: %v", got, want)
 	}
 }

@@ -34,6 +34,8 @@ type FixtureSpecInput struct {
 	// Evidence receives each fixture's result for the run's report
 	// directory; nil writes nothing.
 	Evidence func(*harness.Result)
+	// Fixtures are all the suite's fixtures; resize_to names one of them.
+	Fixtures []fixtures.Fixture
 }
 
 // Property specs check these domain paths; whatever they do not cover is
@@ -64,6 +66,7 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 		var (
 			in  FixtureSpecInput
 			res *harness.Result
+			run *openstack.Run
 		)
 		BeforeAll(func(ctx SpecContext) {
 			in = input()
@@ -74,7 +77,7 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			if fx.Microversion != "" && !in.Env.Cloud.Supports(fx.Microversion) {
 				Skip(fmt.Sprintf("fixture %s sets its extra specs at microversion %s; the cloud offers up to %s", fx.Name, fx.Microversion, in.Env.Cloud.Microversion()))
 			}
-			run := in.Env.Cloud.NewRun(in.RunID, func(cleanup func(context.Context) error) {
+			run = in.Env.Cloud.NewRun(in.RunID, func(cleanup func(context.Context) error) {
 				DeferCleanup(Uninterruptible(cleanup, in.Env.Config.Timeouts.Delete), NodeTimeout(in.Env.Config.Timeouts.Delete+time.Minute), GracePeriod(in.Env.Config.Timeouts.Delete+time.Minute))
 			})
 			By(fmt.Sprintf("booting %s (%d vCPUs, %d MiB) and reading its domain", fx.ServerName(), fx.Flavor.VCPUs, fx.Flavor.RAMMB))
@@ -110,13 +113,18 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 				}
 				Expect(rest).To(match.HaveNoDifferences(), evidenceHint(res))
 			})
-			It("agrees with Nova's own view (server topology API)", func() {
+			It("agrees three ways: the fitter, Nova's server topology API and the live domain [topology-api]", Label("topology-api"), func() {
 				requireDomain(res)
 				if res.NovaTopology == nil {
-					Skip("the cloud's compute API has no server topology (microversion " + openstack.MicroversionTopology + ")")
+					Skip("the cloud's compute API has no server topology (needs microversion " + openstack.MicroversionTopology + ")")
 				}
-				Expect(harness.NovaViewDifferences(res.Expected, res.NovaTopology)).To(match.HaveNoDifferences(), evidenceHint(res))
+				// The fitter against the domain is the property specs' job;
+				// here: the fitter against Nova's record, and Nova's record
+				// against the domain. The paths say which pair disagrees.
+				diffs := append(harness.NovaViewDifferences(res.Expected, res.NovaTopology), harness.DomainVsNovaView(res.Domain, res.NovaTopology)...)
+				Expect(diffs).To(match.HaveNoDifferences(), evidenceHint(res))
 			})
+			lifecycleSpecs(fx, runTimeout, func() (FixtureSpecInput, *harness.Result, *openstack.Run) { return in, res, run })
 		case fixtures.APIRejected:
 			It(fmt.Sprintf("is refused with HTTP 400 at %s create, with Nova's message", fx.Expect.Stage), func() {
 				err := res.CreateErr
@@ -148,6 +156,50 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			})
 		}
 	})
+}
+
+// lifecycleSpecs declares one spec per lifecycle operation of the
+// fixture, then the resize to resize_to's flavor and back. They run in
+// order on the fixture's server; each checks the whole domain.
+func lifecycleSpecs(fx fixtures.Fixture, timeout time.Duration, get func() (FixtureSpecInput, *harness.Result, *openstack.Run)) {
+	type step struct {
+		op   openstack.Operation
+		to   string
+		text string
+	}
+	var steps []step
+	for _, op := range fx.Lifecycle {
+		steps = append(steps, step{op: openstack.Operation(op), text: "still matches after " + op})
+	}
+	if fx.ResizeTo != "" {
+		steps = append(steps,
+			step{op: openstack.OpResize, to: fx.ResizeTo, text: "matches the expectation for the resize_to fixture's flavor after a resize to it"},
+			step{op: openstack.OpResize, to: fx.Name, text: "matches its own flavor's expectation again after resizing back"})
+	}
+	var last *harness.Step
+	for _, st := range steps {
+		It(st.text, func(ctx SpecContext) {
+			in, res, run := get()
+			requireDomain(res)
+			var to *fixtures.Fixture
+			if st.to != "" {
+				var ok bool
+				to, ok = fixtures.ByName(in.Fixtures, st.to)
+				Expect(ok).To(BeTrue(), "resize_to %q names no fixture", st.to)
+			}
+			By(fmt.Sprintf("%s of server %s", st.op, res.Server.ID))
+			s, err := in.Env.Lifecycle(ctx, run, res, last, st.op, to)
+			Expect(err).NotTo(HaveOccurred())
+			last = s
+			if s.DomainXML != "" {
+				AddReportEntry("live domain XML after "+string(st.op), s.DomainXML, ReportEntryVisibilityFailureOrVerbose)
+			}
+			for _, n := range s.Notes {
+				AddReportEntry("note", n, ReportEntryVisibilityAlways)
+			}
+			Expect(s.Differences).To(match.HaveNoDifferences(), "after %s, server %s on %s (expected fragments:\n%s)", st.op, res.Server.ID, s.Host, s.Expected.FragmentsXML)
+		}, NodeTimeout(timeout))
+	}
 }
 
 // skipWhenHardwareDiffers skips a fixture written for a host shape the

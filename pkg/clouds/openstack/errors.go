@@ -78,6 +78,8 @@ type ServerFaultError struct {
 	ServerID string
 	Name     string
 	Status   string
+	// Expected is the status that was waited for; empty means ACTIVE.
+	Expected string
 	Code     int
 	Message  string
 	Details  string
@@ -85,8 +87,12 @@ type ServerFaultError struct {
 
 // Error renders the failure with expected vs observed state, for test logs.
 func (e *ServerFaultError) Error() string {
-	msg := fmt.Sprintf("openstack: server %s (%s): expected status ACTIVE, observed %s; fault %d: %s",
-		e.ServerID, e.Name, e.Status, e.Code, e.Message)
+	want := e.Expected
+	if want == "" {
+		want = "ACTIVE"
+	}
+	msg := fmt.Sprintf("openstack: server %s (%s): expected status %s, observed %s; fault %d: %s",
+		e.ServerID, e.Name, want, e.Status, e.Code, e.Message)
 	if e.Details != "" {
 		// Details is usually a traceback whose end names the exception;
 		// keep the tail so the message stays readable.

@@ -1,0 +1,150 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/expect"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
+	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
+	"github.com/numa-conformance/numa-conformance/pkg/topology"
+)
+
+// Step is the outcome of one lifecycle operation on a fixture's server.
+type Step struct {
+	Operation openstack.Operation `json:"operation"`
+	// Flavor is the flavor the server has after the step.
+	Flavor string `json:"flavor"`
+	Host   string `json:"host"`
+	// Expected is the candidate the domain matched, else the first one.
+	Expected    *expect.Expected    `json:"expected"`
+	Candidates  []Candidate         `json:"candidates"`
+	Differences []domain.Difference `json:"differences"`
+	Domain      *libvirtxml.Domain  `json:"-"`
+	DomainXML   string              `json:"-"`
+	Notes       []string            `json:"notes,omitempty"`
+}
+
+// Lifecycle applies op to the fixture's server and computes what its
+// domain must look like afterwards. Operations that reuse the stored NUMA
+// topology (reboots, stop/start, suspend, pause, rebuild) must leave the
+// placement of the last step untouched; those that claim again
+// (unshelve, resize) are fitted anew against the host's usage: without
+// the server itself for unshelve (it was offloaded), with its old claim
+// still counted for a resize on the same host (Nova holds both claims
+// until the resize is confirmed). For a resize, to is the fixture whose
+// flavor to resize to (its flavor is created under run). last is the
+// previous step (nil for the first), whose placement the next one starts
+// from.
+func (env *Env) Lifecycle(ctx context.Context, run *openstack.Run, res *Result, last *Step, op openstack.Operation, to *fixtures.Fixture) (*Step, error) {
+	if res.Server == nil || res.Expected == nil {
+		return nil, fmt.Errorf("fixture %s has no running server to apply %s to", res.Fixture.Name, op)
+	}
+	step := &Step{Operation: op, Flavor: res.Flavor.Name}
+	prev := res.Expected
+	if last != nil {
+		prev = last.Expected
+		step.Flavor = last.Flavor
+	}
+	flavor := topology.Flavor{VCPUs: res.Fixture.Flavor.VCPUs, MemoryMB: res.Fixture.Flavor.RAMMB, ExtraSpecs: res.Fixture.Flavor.ExtraSpecs}
+	var image topology.ImageProps
+	if res.Fixture.Image != nil {
+		image = topology.ImageProps(res.Fixture.Image.Properties)
+	}
+	flavorID := ""
+	if op == openstack.OpResize {
+		if to == nil {
+			return nil, fmt.Errorf("fixture %s: resize needs a target fixture", res.Fixture.Name)
+		}
+		if to.Name == res.Fixture.Name {
+			flavorID, step.Flavor = res.Flavor.ID, res.Flavor.Name
+		} else {
+			f, err := run.CreateFlavor(ctx, openstack.FlavorSpec{Name: res.Fixture.Name + "-to-" + to.Name,
+				VCPUs: to.Flavor.VCPUs, RAMMB: to.Flavor.RAMMB, DiskGB: to.Flavor.DiskGB, ExtraSpecs: to.Flavor.ExtraSpecs})
+			if err != nil {
+				return nil, err
+			}
+			flavorID, step.Flavor = f.ID, f.Name
+		}
+		flavor = topology.Flavor{VCPUs: to.Flavor.VCPUs, MemoryMB: to.Flavor.RAMMB, ExtraSpecs: to.Flavor.ExtraSpecs}
+	}
+
+	var cands []Candidate
+	if op.Reclaims() {
+		exclude := res.Server.ID
+		snapshot := "before " + string(op) + ", without this server"
+		if op == openstack.OpResize {
+			exclude, snapshot = "", "before resize, with this server's old claim"
+		}
+		exp, others, err := env.Predict(ctx, res.Host, flavor, image, exclude)
+		if err != nil {
+			return nil, err
+		}
+		cands = append(cands, Candidate{Snapshot: snapshot, Others: others, Expected: exp})
+	} else {
+		cands = append(cands, Candidate{Snapshot: "the placement before " + string(op), Expected: prev})
+	}
+
+	if err := env.Cloud.Apply(ctx, res.Server.ID, op, res.BootImage, flavorID, env.Config.Timeouts.Boot); err != nil {
+		return nil, err
+	}
+	sh, err := env.Cloud.ServerHost(ctx, res.Server.ID)
+	if err != nil {
+		return nil, err
+	}
+	step.Host = sh.Host
+	if _, ok := env.Hosts[sh.Host]; !ok {
+		return nil, fmt.Errorf("after %s, server %s is on compute host %q, which is not in %s", op, res.Server.ID, sh.Host, env.Config.File)
+	}
+	if op.Reclaims() {
+		exp, others, err := env.Predict(ctx, sh.Host, flavor, image, res.Server.ID)
+		if err != nil {
+			return nil, err
+		}
+		if exp.FragmentsXML != cands[0].Expected.FragmentsXML || sh.Host != res.Host {
+			cands = append(cands, Candidate{Snapshot: "after " + string(op) + ", without this server", Others: others, Expected: exp})
+		}
+	}
+	conn, err := env.Pool.Conn(ctx, sh.Host)
+	if err != nil {
+		return nil, err
+	}
+	if step.Domain, step.DomainXML, err = conn.DomainXML(ctx, res.Server.ID); err != nil {
+		return nil, err
+	}
+	for i := range cands {
+		c := &cands[i]
+		if c.Expected.Outcome != expect.Fits {
+			continue
+		}
+		if c.Differences, err = expect.Check(c.Expected, step.Domain); err != nil {
+			return nil, err
+		}
+	}
+	step.Candidates = cands
+	step.Expected, step.Differences = cands[0].Expected, cands[0].Differences
+	for _, c := range cands {
+		if c.Expected.Outcome == expect.Fits && len(c.Differences) == 0 {
+			step.Expected, step.Differences = c.Expected, nil
+			if len(cands) > 1 {
+				step.Notes = append(step.Notes, "matched the expectation "+c.Snapshot)
+			}
+			break
+		}
+	}
+	if step.Expected.Outcome != expect.Fits {
+		step.Notes = append(step.Notes, fmt.Sprintf("the fitter predicts %s for the %s (%s), yet Nova completed it", step.Expected.Outcome, op, step.Expected.ReasonText))
+	}
+	return step, nil
+}
+
+// String renders a step for logs.
+func (s *Step) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s on %s (flavor %s): %d difference(s)", s.Operation, s.Host, s.Flavor, len(s.Differences))
+	return b.String()
+}
