@@ -83,24 +83,38 @@ cloud-smoke:
 	$(call time,cloud-smoke,bash ci/local-cloud/smoke.sh)
 
 ## conformance: the main job, the Ginkgo suites in suites/. Without OS_CLOUD it brings up the
-## embedded local cloud (ci/local-cloud) and runs them against it, then checks that an
-## interrupted run leaves nothing behind. With OS_CLOUD=<name> it runs them against that cloud,
-## configured by NUMA_HARNESS_CONFIG (default harness.yaml). Select specs with
-## GINKGO_FLAGS, e.g. GINKGO_FLAGS='--focus manual-split' or '--label-filter negative'.
+## embedded local cloud (ci/local-cloud) and runs them against it: first everything but the
+## pinned fixtures, then, with the compute host switched to dedicated CPUs (cpu-mode.sh split),
+## the pinned ones, then it switches back; then it checks that an interrupted run leaves nothing
+## behind. With OS_CLOUD=<name> it runs them against that cloud, configured by
+## NUMA_HARNESS_CONFIG (default harness.yaml). Select specs with LABELS (a Ginkgo label filter,
+## e.g. LABELS=negative) or GINKGO_FLAGS (e.g. GINKGO_FLAGS='--focus manual-split').
 ## The local cloud stays up for the next run: `make cloud-down` stops it.
 SUITE_PROCS ?= 2
 GINKGO_FLAGS ?=
+LABELS ?=
 NUMA_HARNESS_CONFIG ?= harness.yaml
 HARNESS_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# label_filter ANDs LABELS with a phase's own filter.
+label_filter = --label-filter='$(if $(strip $(LABELS)),($(LABELS)) && )$(1)'
 # Suites run from their own directory; reports land in reports/<time>-<run ID>/.
-SUITES = cd suites/numa && NUMA_HARNESS_VERSION=$(HARNESS_VERSION) $(GO) tool ginkgo \
-	  -p --procs=$(SUITE_PROCS) --timeout=80m --poll-progress-after=5m --no-color $(GINKGO_FLAGS)
+suites = cd suites/numa && NUMA_HARNESS_VERSION=$(HARNESS_VERSION) $(GO) tool ginkgo \
+	  --procs=$(1) --timeout=80m --poll-progress-after=5m --no-color $(GINKGO_FLAGS)
+SUITES = $(call suites,$(SUITE_PROCS))
+# The embedded host has two dedicated CPUs: pinned fixtures would take them from each other.
+PINNED_SUITES = $(call suites,1)
 LOCAL_CLOUD_ENV = OS_CLIENT_CONFIG_FILE=$(LOCAL_CLOUD_STATE)/clouds.yaml OS_CLOUD=local \
 	  NUMA_HARNESS_CONFIG=$(LOCAL_CLOUD_STATE)/harness.yaml
+CPU_MODE = bash $(CURDIR)/ci/local-cloud/cpu-mode.sh
 conformance:
 ifeq ($(strip $(OS_CLOUD)),)
-	$(call time,cloud-up,bash ci/local-cloud/cloud-up.sh)
-	$(call time,NUMA suites against the local cloud,export $(LOCAL_CLOUD_ENV); $(SUITES))
+	$(call time,libvirt-local (scratch libvirtd for altered-domain specs),bash ci/libvirt-local/up.sh --tcp --tls --ssh)
+	$(call time,cloud-up,bash ci/local-cloud/cloud-up.sh; $(CPU_MODE) none)
+	$(call time,NUMA suites against the local cloud (shared CPUs),\
+	  export $(LOCAL_CLOUD_ENV); $(SUITES) $(call label_filter,!pinned))
+	$(call time,NUMA suites against the local cloud (pinned; dedicated CPUs),\
+	  $(CPU_MODE) split && ( export $(LOCAL_CLOUD_ENV); rc=0; ( $(PINNED_SUITES) $(call label_filter,pinned) ) || rc=$$?; \
+	  $(CPU_MODE) none; exit $$rc ))
 	$(call time,OpenStack access and pre-flight tests against the local cloud,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 ./pkg/clouds/openstack/ ./pkg/harness/)
 	$(call time,interrupted runs leave nothing behind,\
@@ -108,7 +122,7 @@ ifeq ($(strip $(OS_CLOUD)),)
 	@echo "conformance: the local cloud is still up (make cloud-down stops it)."
 else
 	$(call time,NUMA suites against $(OS_CLOUD),\
-	  export NUMA_HARNESS_CONFIG=$(abspath $(NUMA_HARNESS_CONFIG)); $(SUITES))
+	  export NUMA_HARNESS_CONFIG=$(abspath $(NUMA_HARNESS_CONFIG)); $(SUITES) $(if $(strip $(LABELS)),--label-filter='$(LABELS)'))
 endif
 
 ## sweep: list what earlier runs left on the cloud (DELETE=1 deletes it).

@@ -93,24 +93,7 @@ took "test image" "$t"
 
 # 4. The harness's host config: which libvirt serves which compute host, and the host state no
 #    API exposes (its CPU sets, as compute-vm.sh configured them).
-case "$COMPUTE_CPU_MODE" in
-  none) sets="" ;;
-  split) sets=$'    cpu_shared_set: "0-1"\n    cpu_dedicated_set: "2-3"' ;;
-  pernode) sets=$'    cpu_shared_set: "0,2"\n    cpu_dedicated_set: "1,3"' ;;
-  custom) sets="    cpu_shared_set: \"${COMPUTE_CPU_SHARED_SET:-}\""$'\n'"    cpu_dedicated_set: \"${COMPUTE_CPU_DEDICATED_SET:-}\"" ;;
-  *) die "COMPUTE_CPU_MODE=$COMPUTE_CPU_MODE: want none, split, pernode or custom" ;;
-esac
-{
-  echo "# Written by ci/local-cloud/cloud-up.sh: the harness configuration of the local cloud."
-  echo "cloud: $CLOUD_NAME"
-  echo "image: $TEST_IMAGE"
-  echo "timeouts: {boot: 8m}"
-  echo "hosts:"
-  echo "  $COMPUTE_HOST:"
-  echo "    uri: qemu+tcp://127.0.0.1:$PORT_COMPUTE_LIBVIRT/system"
-  echo "    readonly: true"
-  [ -z "$sets" ] || echo "$sets"
-} >"$NUMA_CLOUD_STATE/harness.yaml"
+write_harness_config || die "COMPUTE_CPU_MODE=$COMPUTE_CPU_MODE: want none, split, pernode or custom"
 
 say "ready: OS_CLIENT_CONFIG_FILE=$OS_CLIENT_CONFIG_FILE OS_CLOUD=$CLOUD_NAME, hosts in $NUMA_CLOUD_STATE/harness.yaml"
 took "cloud-up (total)" "$start"

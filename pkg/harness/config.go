@@ -45,6 +45,11 @@ type Config struct {
 	// nil means the release's default.
 	PackHostNUMACells *bool
 	Hosts             hosts.Hosts
+	// ScratchLibvirt is a libvirt URI where the harness may define (and at
+	// once undefine) inactive domains: copies of live domains with one
+	// property altered, to prove the checks catch them. Never a compute
+	// host; empty skips those specs.
+	ScratchLibvirt string
 }
 
 // Timeouts bound the waits of a run.
@@ -86,6 +91,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 //
 //	cloud: mycloud          # clouds.yaml entry (OS_CLOUD wins when set)
 //	image: cirros           # optional: boot this image instead of a blank one
+//	scratch_libvirt: qemu:///system  # optional: where altered copies are defined
 //	timeouts: {boot: 10m, delete: 5m, image: 5m}
 //	compute:
 //	  packing_host_numa_cells_allocation_strategy: false
@@ -126,6 +132,12 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			cfg.Cloud = v.Value
 		case "image":
 			cfg.Image = v.Value
+		case "scratch_libvirt":
+			if _, ok := cfg.Hosts[v.Value]; ok || v.Value == "" {
+				fail("want a libvirt URI of a scratch libvirtd (not a compute host's name)", nil)
+				continue
+			}
+			cfg.ScratchLibvirt = v.Value
 		case "timeouts":
 			var t struct {
 				Boot, Delete, Image string
@@ -167,7 +179,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			}
 			cfg.Hosts = hs
 		default:
-			fail("unknown key; known keys are cloud, image, timeouts, compute, hosts", nil)
+			fail("unknown key; known keys are cloud, image, timeouts, compute, scratch_libvirt, hosts", nil)
 		}
 	}
 	if !sawHosts && len(errs) == 0 {

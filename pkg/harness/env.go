@@ -33,6 +33,9 @@ type Env struct {
 	ProfileWarning string
 	// Facts describe the environment for reports.
 	Facts Facts
+	// Scratch is the read-write connection to ScratchLibvirt; nil when
+	// none is configured.
+	Scratch *hosts.Conn
 	// Journal, if set, is shared by the parallel processes of a run so
 	// that each knows the others' claims (see claimCandidates).
 	Journal *Journal
@@ -121,6 +124,13 @@ func Preflight(ctx context.Context, cfg *Config, cloudName string) (*Env, error)
 		}
 		env.Hosts[name] = h
 		env.Facts.Hosts[name] = fmt.Sprintf("libvirt %s, QEMU %s, %d NUMA cells", h.Versions.Libvirt, h.Versions.Hypervisor, cellCount(h))
+	}
+	if cfg.ScratchLibvirt != "" {
+		sc, err := hosts.Dial(ctx, hosts.HostConfig{Name: "scratch", URI: cfg.ScratchLibvirt, ReadWrite: true})
+		if err != nil {
+			errs = append(errs, &PreflightError{Check: "scratch libvirt", Err: fmt.Errorf("%s: scratch_libvirt: %w", cfg.File, err)})
+		}
+		env.Scratch = sc
 	}
 	if len(errs) > 0 {
 		env.Close()
@@ -257,7 +267,11 @@ func (env *Env) FitterOptions() fitter.Options {
 
 // Close closes the libvirt connections.
 func (env *Env) Close() error {
-	return env.Pool.Close()
+	err := env.Pool.Close()
+	if env.Scratch != nil {
+		err = errors.Join(err, env.Scratch.Close())
+	}
+	return err
 }
 
 // HarnessVersion is the harness's version for reports:

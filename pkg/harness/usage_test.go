@@ -2,12 +2,15 @@ package harness
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
+	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
 
@@ -22,8 +25,9 @@ func testEnv(t *testing.T) *Env {
 		t.Fatal(err)
 	}
 	return &Env{Config: &Config{}, Hosts: map[string]*Host{"h": {Name: "h",
-		Info:   &hosts.HostInfo{Topology: host, OnlineCPUs: online},
-		Limits: &topology.Limits{CPUAllocationRatio: 16, RAMAllocationRatio: 1.5}}}}
+		Info:      &hosts.HostInfo{Topology: host, OnlineCPUs: online},
+		Limits:    &topology.Limits{CPUAllocationRatio: 16, RAMAllocationRatio: 1.5},
+		Inventory: &openstack.Inventory{Resources: map[string]openstack.InventoryEntry{"VCPU": {Total: 4}}}}}}
 }
 
 // A single-cell guest goes to the emptier cell; when another server's
@@ -72,5 +76,29 @@ func TestClaimCandidates(t *testing.T) {
 	cands, _, err = env.claimCandidates("h", one, nil, "self", before, after, entries)
 	if err != nil || len(cands) != 1 || cands[0].Expected.Placed.Cells[0].ID != 0 {
 		t.Fatalf("with the other server on cell 1 throughout: %+v %v", cands, err)
+	}
+}
+
+// Pinned fixtures need PCPU inventory, isolate a host without thread
+// siblings; the reason names what is missing.
+func TestMissingCapability(t *testing.T) {
+	env := testEnv(t)
+	fx := func(specs map[string]string) fixtures.Fixture {
+		return fixtures.Fixture{Name: "f", Flavor: fixtures.Flavor{VCPUs: 1, RAMMB: 256, ExtraSpecs: specs}}
+	}
+	if r := env.MissingCapability(fx(map[string]string{"hw:numa_nodes": "2"})); r != "" {
+		t.Errorf("a shared guest: %q", r)
+	}
+	r := env.MissingCapability(fx(map[string]string{"hw:cpu_policy": "dedicated"}))
+	if !strings.Contains(r, "PCPU inventory") || !strings.Contains(r, "h: PCPU 0") {
+		t.Errorf("dedicated on a host without PCPU: %q", r)
+	}
+	env.Hosts["h"].Inventory.Resources["PCPU"] = openstack.InventoryEntry{Total: 2}
+	if r := env.MissingCapability(fx(map[string]string{"hw:cpu_policy": "dedicated", "hw:cpu_thread_policy": "require"})); r != "" {
+		t.Errorf("require on an SMT host with PCPU: %q", r)
+	}
+	r = env.MissingCapability(fx(map[string]string{"hw:cpu_policy": "dedicated", "hw:cpu_thread_policy": "isolate"}))
+	if !strings.Contains(r, "no thread siblings") {
+		t.Errorf("isolate on an SMT host: %q", r)
 	}
 }

@@ -14,9 +14,11 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"libvirt.org/go/libvirtxml"
 
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
 	"github.com/numa-conformance/numa-conformance/pkg/expect"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/match"
 	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
 	"github.com/numa-conformance/numa-conformance/pkg/harness"
@@ -62,11 +64,17 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 	if len(labels) > 1 {
 		text += " [" + strings.Join(labels[1:], "] [") + "]"
 	}
-	return Describe(text, Label(labels...), Ordered, ContinueOnFailure, func() {
+	decorators := []any{Label(labels...), Ordered, ContinueOnFailure}
+	if fx.Fill > 0 {
+		// It fills a host: nothing else may boot meanwhile.
+		decorators = append(decorators, Serial)
+	}
+	return Describe(text, append(decorators, func() {
 		var (
-			in  FixtureSpecInput
-			res *harness.Result
-			run *openstack.Run
+			in    FixtureSpecInput
+			res   *harness.Result
+			run   *openstack.Run
+			fills []*harness.Result
 		)
 		BeforeAll(func(ctx SpecContext) {
 			in = input()
@@ -77,9 +85,22 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			if fx.Microversion != "" && !in.Env.Cloud.Supports(fx.Microversion) {
 				Skip(fmt.Sprintf("fixture %s sets its extra specs at microversion %s; the cloud offers up to %s", fx.Name, fx.Microversion, in.Env.Cloud.Microversion()))
 			}
+			if reason := in.Env.MissingCapability(fx); reason != "" {
+				Skip(reason)
+			}
 			run = in.Env.Cloud.NewRun(in.RunID, func(cleanup func(context.Context) error) {
 				DeferCleanup(Uninterruptible(cleanup, in.Env.Config.Timeouts.Delete), NodeTimeout(in.Env.Config.Timeouts.Delete+time.Minute), GracePeriod(in.Env.Config.Timeouts.Delete+time.Minute))
 			})
+			for i := 1; i <= fx.Fill; i++ {
+				f := fillFixture(fx, i)
+				By(fmt.Sprintf("filling: booting %s", f.ServerName()))
+				r, err := in.Env.Run(ctx, run, in.BaseImage, f)
+				if r != nil && in.Evidence != nil {
+					DeferCleanup(func() { in.Evidence(r) })
+				}
+				Expect(err).NotTo(HaveOccurred(), "running fill server %d of fixture %s", i, fx.Name)
+				fills = append(fills, r)
+			}
 			By(fmt.Sprintf("booting %s (%d vCPUs, %d MiB) and reading its domain", fx.ServerName(), fx.Flavor.VCPUs, fx.Flavor.RAMMB))
 			var err error
 			res, err = in.Env.Run(ctx, run, in.BaseImage, fx)
@@ -89,7 +110,16 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			attachEvidence(res)
 			Expect(err).NotTo(HaveOccurred(), "running fixture %s (%s:%d)", fx.Name, fx.File, fx.Line)
 			skipWhenHardwareDiffers(fx, res)
-		}, NodeTimeout(runTimeout))
+		}, NodeTimeout(time.Duration(fx.Fill+1)*runTimeout))
+
+		for i := 1; i <= fx.Fill; i++ {
+			It(fmt.Sprintf("fill server %d of %d lands where the fitter predicts, given the servers before it", i, fx.Fill), func() {
+				r := fills[i-1]
+				requireDomain(r)
+				Expect(r.Expected.Outcome).To(Equal(expect.Fits), "the fitter's expectation for fill server %d", i)
+				Expect(r.Differences).To(match.HaveNoDifferences(), evidenceHint(r))
+			})
+		}
 
 		switch fx.Expect.Outcome {
 		case fixtures.Fits:
@@ -124,6 +154,26 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 				diffs := append(harness.NovaViewDifferences(res.Expected, res.NovaTopology), harness.DomainVsNovaView(res.Domain, res.NovaTopology)...)
 				Expect(diffs).To(match.HaveNoDifferences(), evidenceHint(res))
 			})
+			It("catches copies of this domain with one property altered, defined on the scratch libvirtd [altered-domain]", Label("altered-domain"), func(ctx SpecContext) {
+				requireDomain(res)
+				if in.Env.Scratch == nil {
+					Skip("no scratch_libvirt in " + in.Env.Config.File + ": the altered copies need a libvirtd to be defined on")
+				}
+				alts := domain.Alterations(res.Domain)
+				if len(alts) == 0 {
+					Skip("the domain has no NUMA element to alter")
+				}
+				for _, a := range alts {
+					cp, err := copyDomain(res.Domain)
+					Expect(err).NotTo(HaveOccurred())
+					a.Apply(cp)
+					back, err := in.Env.Scratch.RoundTrip(ctx, cp)
+					Expect(err).NotTo(HaveOccurred())
+					diffs, err := expect.Check(res.Expected, back)
+					Expect(err).NotTo(HaveOccurred())
+					Expect(diffs).To(ContainElement(a.Want), "the check must report %s as %s", a.Name, a.Want)
+				}
+			})
 			lifecycleSpecs(fx, runTimeout, func() (FixtureSpecInput, *harness.Result, *openstack.Run) { return in, res, run })
 		case fixtures.APIRejected:
 			It(fmt.Sprintf("is refused with HTTP 400 at %s create, with Nova's message", fx.Expect.Stage), func() {
@@ -155,7 +205,17 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 				}
 			})
 		}
-	})
+	})...)
+}
+
+// fillFixture is the i-th server that fills the host before fx's own.
+func fillFixture(fx fixtures.Fixture, i int) fixtures.Fixture {
+	f := fx
+	f.Name = fmt.Sprintf("%s-fill-%d", fx.Name, i)
+	f.Server = fmt.Sprintf("%s-fill-%d", fx.ServerName(), i)
+	f.Expect = fixtures.Expect{Outcome: fixtures.Fits}
+	f.Lifecycle, f.ResizeTo, f.Fill = nil, "", 0
+	return f
 }
 
 // lifecycleSpecs declares one spec per lifecycle operation of the
@@ -200,6 +260,16 @@ func lifecycleSpecs(fx fixtures.Fixture, timeout time.Duration, get func() (Fixt
 			Expect(s.Differences).To(match.HaveNoDifferences(), "after %s, server %s on %s (expected fragments:\n%s)", st.op, res.Server.ID, s.Host, s.Expected.FragmentsXML)
 		}, NodeTimeout(timeout))
 	}
+}
+
+// copyDomain is a deep copy, through XML.
+func copyDomain(d *libvirtxml.Domain) (*libvirtxml.Domain, error) {
+	xml, err := d.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	cp := &libvirtxml.Domain{}
+	return cp, cp.Unmarshal(xml)
 }
 
 // skipWhenHardwareDiffers skips a fixture written for a host shape the

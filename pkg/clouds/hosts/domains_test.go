@@ -129,21 +129,14 @@ func defineSample(t *testing.T, setup *Conn, s sample, change func(*libvirtxml.D
 	if err := d.Unmarshal(readTestdata(t, s.file)); err != nil {
 		t.Fatal(err)
 	}
-	uuid := randomUUID()
-	name := fmt.Sprintf("%s%d-%s-%s", testPrefix, time.Now().Unix(), uuid[:8], s.name)
 	// What ties the recording to its host goes; the NUMA parts stay.
-	d.ID, d.Name, d.UUID = nil, name, uuid
-	for _, si := range d.SysInfo {
-		if si.SMBIOS != nil && si.SMBIOS.System != nil {
-			for i, e := range si.SMBIOS.System.Entry {
-				if e.Name == "uuid" || e.Name == "serial" {
-					si.SMBIOS.System.Entry[i].Value = uuid
-				}
-			}
-		}
+	d, err := scratchCopy(d)
+	if err != nil {
+		t.Fatal(err)
 	}
-	d.SecLabel = nil
-	d.Devices = &libvirtxml.DomainDeviceList{Emulator: "/usr/bin/qemu-system-x86_64"}
+	uuid := d.UUID
+	name := fmt.Sprintf("%s%d-%s-%s", testPrefix, time.Now().Unix(), uuid[:8], s.name)
+	d.Name = name
 	if change != nil {
 		change(d)
 	}

@@ -1,6 +1,7 @@
 package hosts
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -80,5 +81,36 @@ func TestSuiteChecksOnRealLibvirt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRoundTrip: a scratch copy defined and read back keeps the NUMA
+// parts, is gone afterwards, and a read-only connection refuses.
+func TestRoundTrip(t *testing.T) {
+	setup := dialSetup(t)
+	d := &libvirtxml.Domain{}
+	if err := d.Unmarshal(readTestdata(t, "nova-numa_vm_2.xml")); err != nil {
+		t.Fatal(err)
+	}
+	back, err := setup.RoundTrip(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := domain.FromDomain(d)
+	got, err := domain.FromDomain(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diffs := domain.Diff(want, got); len(diffs) != 0 {
+		t.Fatalf("round trip changed NUMA parts: %v", diffs)
+	}
+	if back.UUID == d.UUID || !strings.HasPrefix(back.Name, ScratchPrefix) {
+		t.Fatalf("the copy kept the original identity: %s %s", back.UUID, back.Name)
+	}
+	if _, _, err := setup.DomainXML(t.Context(), back.UUID); !errors.Is(err, ErrDomainNotFound) {
+		t.Fatalf("scratch domain %s still defined (err %v)", back.UUID, err)
+	}
+	if _, err := dialLocal(t).RoundTrip(t.Context(), d); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("read-only connection: err = %v", err)
 	}
 }

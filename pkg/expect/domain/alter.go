@@ -90,6 +90,20 @@ func Alterations(d *libvirtxml.Domain) []Alteration {
 			})
 		}
 	}
+	// Huge pages of the wrong size: 1 GiB instead of what Nova chose.
+	if mb := d.MemoryBacking; mb != nil && mb.MemoryHugePages != nil && len(mb.MemoryHugePages.Hugepages) > 0 {
+		p := mb.MemoryHugePages.Hugepages[0]
+		if was, err := toBytes(uint64(p.Size), p.Unit); err == nil && was != 1<<30 {
+			key := canonicalList(p.Nodeset)
+			out = append(out, Alteration{
+				Name: fmt.Sprintf("huge pages for nodes %q of 1 GiB", key),
+				Want: Difference{Path: "memoryBacking/hugepages/page[nodeset=" + key + "]/size", Expected: showBytes(was), Observed: showBytes(1 << 30)},
+				apply: func(d *libvirtxml.Domain) {
+					d.MemoryBacking.MemoryHugePages.Hugepages[0].Size, d.MemoryBacking.MemoryHugePages.Hugepages[0].Unit = 1, "GiB"
+				},
+			})
+		}
+	}
 	return out
 }
 
