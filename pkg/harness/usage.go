@@ -189,10 +189,10 @@ func (env *Env) claimCandidates(host string, flavor topology.Flavor, image topol
 
 	var notes []string
 	// The prediction made before the boot comes first.
-	subsets := [][]Guest{beforeOnly(unc, before)}
+	subsets := [][]Guest{present(unc, before)}
 	if len(unc) > maxUncertain {
 		notes = append(notes, fmt.Sprintf("%d servers came or went on %s during the boot; only the expectations before and after it are considered", len(unc), host))
-		subsets = append(subsets, afterOnly(unc, after))
+		subsets = append(subsets, present(unc, after))
 	} else {
 		for mask := 0; mask < 1<<len(unc); mask++ {
 			var sub []Guest
@@ -230,20 +230,11 @@ func (env *Env) claimCandidates(host string, flavor topology.Flavor, image topol
 	return out, notes, nil
 }
 
-func beforeOnly(unc []Guest, before *Snapshot) []Guest {
+// present keeps the guests of unc that the snapshot holds.
+func present(unc []Guest, snap *Snapshot) []Guest {
 	var out []Guest
 	for _, g := range unc {
-		if _, ok := before.Guests[g.ID]; ok {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-func afterOnly(unc []Guest, after *Snapshot) []Guest {
-	var out []Guest
-	for _, g := range unc {
-		if _, ok := after.Guests[g.ID]; ok {
+		if _, ok := snap.Guests[g.ID]; ok {
 			out = append(out, g)
 		}
 	}

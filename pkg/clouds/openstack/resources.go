@@ -253,33 +253,7 @@ func (r *Run) CreateServer(ctx context.Context, spec ServerSpec) (*Server, error
 // *ServerFaultError carrying Nova's fault when the server goes to ERROR,
 // and with a *TimeoutError showing the last status/task state otherwise.
 func (c *Cloud) WaitActive(ctx context.Context, id string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	sc := c.computeAt(MicroversionServerDefault)
-	observed := "not checked"
-	var lastErr error
-	for {
-		s, err := servers.Get(ctx, sc, id).Extract()
-		switch {
-		case err != nil:
-			if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-				return fmt.Errorf("openstack: server %s: expected status ACTIVE, observed 404 (deleted): %w", id, err)
-			}
-			lastErr = err
-		case s.Status == "ACTIVE":
-			return nil
-		case s.Status == "ERROR":
-			return &ServerFaultError{ServerID: id, Name: s.Name, Status: s.Status, Code: s.Fault.Code, Message: s.Fault.Message, Details: s.Fault.Details}
-		default:
-			observed = fmt.Sprintf("status=%s task_state=%q vm_state=%q", s.Status, s.TaskState, s.VmState)
-			lastErr = nil
-		}
-		select {
-		case <-ctx.Done():
-			return &TimeoutError{What: "server", ID: id, Timeout: timeout, Expected: "status ACTIVE", Observed: observed, Err: lastErr}
-		case <-time.After(pollInterval):
-		}
-	}
+	return c.WaitStatus(ctx, id, timeout, "ACTIVE")
 }
 
 // DeleteServer deletes a server and waits until Nova returns 404 for it;
