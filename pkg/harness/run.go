@@ -58,9 +58,10 @@ type Result struct {
 }
 
 // Candidate is one expectation for the landed host, computed from one
-// snapshot of the other servers on it.
+// set of other servers counted on it.
 type Candidate struct {
-	// Snapshot says which: "before boot" or "after boot".
+	// Snapshot says which set: "before boot" (the prediction), one order
+	// of concurrent claims, or the usage before or after a lifecycle step.
 	Snapshot string `json:"snapshot"`
 	// Others are the servers on the host that the usage counted.
 	Others      []string            `json:"others"`
