@@ -13,7 +13,7 @@ define time
 	awk -v s=$$start -v e=$$EPOCHREALTIME 'BEGIN { printf "<== %s: %.1fs\n", "$(1)", e - s }'
 endef
 
-.PHONY: sweep cloud-up cloud-down cloud-smoke all build test lint unit libvirt-local vectors oracle differential-quick differential fuzz bench bench-fitter conformance clean
+.PHONY: chromium sweep cloud-up cloud-down cloud-smoke all build test lint unit libvirt-local vectors oracle differential-quick differential fuzz bench bench-fitter conformance clean
 
 all: build
 
@@ -33,8 +33,12 @@ lint:
 # The oracle's and the differential package's tests run real Nova, and the
 # host-access tests a real libvirtd: both are installed and started first,
 # and NUMA_REQUIRE_LIBVIRT turns a missing libvirtd into a failure, not a skip.
-unit: oracle libvirt-local
-	$(call time,unit tests,NUMA_REQUIRE_LIBVIRT=1 $(GO) test -count=1 ./...)
+unit: oracle libvirt-local chromium
+	$(call time,unit tests,NUMA_REQUIRE_LIBVIRT=1 NUMA_REQUIRE_CHROMIUM=1 $(GO) test -count=1 ./...)
+
+## chromium: Debian's chromium, for the HTML report's headless-browser tests (pkg/report).
+chromium:
+	$(call time,chromium,bash ci/chromium/install.sh)
 
 ## libvirt-local: Debian's libvirtd on this machine (unix socket, and TCP,
 ## TLS and SSH on loopback) for the host-access tests.
@@ -113,10 +117,10 @@ ifeq ($(strip $(OS_CLOUD)),)
 	$(call time,NUMA suites against the local cloud (shared CPUs),\
 	  export $(LOCAL_CLOUD_ENV); $(SUITES) $(call label_filter,!pinned))
 	$(call time,NUMA suites against the local cloud (pinned; dedicated CPUs),\
-	  $(CPU_MODE) split && ( export $(LOCAL_CLOUD_ENV); rc=0; ( $(PINNED_SUITES) $(call label_filter,pinned) ) || rc=$$?; \
-	  $(CPU_MODE) none; exit $$rc ))
-	$(call time,OpenStack access and pre-flight tests against the local cloud,\
-	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 ./pkg/clouds/openstack/ ./pkg/harness/)
+	  $(CPU_MODE) split; rc=0; ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,pinned) ) || rc=$$?; \
+	  $(CPU_MODE) none; test $$rc -eq 0)
+	$(call time,OpenStack access, pre-flight and audit tests against the local cloud,\
+	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./pkg/clouds/openstack/ ./pkg/harness/ ./pkg/audit/)
 	$(call time,interrupted runs leave nothing behind,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./suites/runs/)
 	@echo "conformance: the local cloud is still up (make cloud-down stops it)."

@@ -95,20 +95,33 @@ func (e *PreflightError) Unwrap() error { return e.Err }
 // VCPU and PCPU inventories. It creates nothing. cloudName overrides
 // cfg.Cloud when non-empty.
 func Preflight(ctx context.Context, cfg *Config, cloudName string) (*Env, error) {
+	env, _, err := preflight(ctx, cfg, cloudName, false)
+	return env, err
+}
+
+// PreflightReachable is Preflight for read-only work that can go on
+// without some hosts (an audit): a host that fails its checks is left out
+// of Env.Hosts and its error returned in unreachable, by host name, instead
+// of failing the whole pre-flight. The cloud must still be reachable.
+func PreflightReachable(ctx context.Context, cfg *Config, cloudName string) (env *Env, unreachable map[string]error, err error) {
+	return preflight(ctx, cfg, cloudName, true)
+}
+
+func preflight(ctx context.Context, cfg *Config, cloudName string, lenient bool) (*Env, map[string]error, error) {
 	if cloudName == "" {
 		cloudName = cfg.Cloud
 	}
 	if cloudName == "" {
-		return nil, &PreflightError{Check: "cloud", Err: fmt.Errorf("no cloud named: set OS_CLOUD or \"cloud:\" in %s", cfg.File)}
+		return nil, nil, &PreflightError{Check: "cloud", Err: fmt.Errorf("no cloud named: set OS_CLOUD or \"cloud:\" in %s", cfg.File)}
 	}
 	cloud, err := openstack.Connect(ctx, cloudName)
 	if err != nil {
-		return nil, &PreflightError{Check: "cloud", Err: err}
+		return nil, nil, &PreflightError{Check: "cloud", Err: err}
 	}
 	env := &Env{Config: cfg, Cloud: cloud, Pool: hosts.NewPool(cfg.Hosts), Hosts: map[string]*Host{}}
 	env.Profile, env.ProfileWarning, err = profile(cloud.Microversion())
 	if err != nil {
-		return nil, &PreflightError{Check: "cloud", Err: err}
+		return nil, nil, &PreflightError{Check: "cloud", Err: err}
 	}
 	env.Facts = Facts{
 		Cloud: cloud.Name, CloudsYAML: cloud.ConfigPath, ComputeAPI: cloud.Microversion(),
@@ -116,8 +129,13 @@ func Preflight(ctx context.Context, cfg *Config, cloudName string) (*Env, error)
 		HarnessVersion: HarnessVersion(), Hosts: map[string]string{},
 	}
 	var errs []error
+	unreachable := map[string]error{}
 	for _, name := range env.Pool.Hosts() {
 		h, err := env.checkHost(ctx, name)
+		if err != nil && lenient {
+			unreachable[name] = err
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -134,9 +152,9 @@ func Preflight(ctx context.Context, cfg *Config, cloudName string) (*Env, error)
 	}
 	if len(errs) > 0 {
 		env.Close()
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
-	return env, nil
+	return env, unreachable, nil
 }
 
 func cellCount(h *Host) int {

@@ -90,3 +90,34 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// PinVCPU re-pins one vCPU of a running domain, live, to cpus. The
+// harness never calls it: it exists so that tests on the embedded test
+// cloud can alter a real guest through libvirt and show that the checks
+// report it. The connection must be read-write.
+func (c *Conn) PinVCPU(ctx context.Context, uuid string, vcpu uint32, cpus []int) error {
+	if !c.cfg.ReadWrite {
+		return c.errorf("pin vcpu", errors.New("the connection is read-only"))
+	}
+	u, ok := parseUUID(uuid)
+	if !ok {
+		return c.errorf("pin vcpu", fmt.Errorf("%q is not a domain UUID", uuid))
+	}
+	max := 0
+	for _, cpu := range cpus {
+		if cpu > max {
+			max = cpu
+		}
+	}
+	cpumap := make([]byte, max/8+1)
+	for _, cpu := range cpus {
+		cpumap[cpu/8] |= 1 << (cpu % 8)
+	}
+	return c.call(ctx, "pin vcpu", func(lv *libvirt.Libvirt) error {
+		dom, err := lv.DomainLookupByUUID(u)
+		if err != nil {
+			return err
+		}
+		return lv.DomainPinVcpuFlags(dom, vcpu, cpumap, uint32(libvirt.DomainAffectLive))
+	})
+}

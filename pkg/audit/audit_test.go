@@ -1,0 +1,139 @@
+package audit
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/harness"
+)
+
+// realEnv connects to the cloud of NUMA_HARNESS_CONFIG / OS_CLOUD,
+// skipping without one unless NUMA_REQUIRE_CLOUD=1.
+func realEnv(t *testing.T, edit func(*harness.Config)) (*harness.Env, map[string]error) {
+	t.Helper()
+	path := os.Getenv("NUMA_HARNESS_CONFIG")
+	if path == "" || os.Getenv("OS_CLOUD") == "" {
+		if os.Getenv("NUMA_REQUIRE_CLOUD") == "1" {
+			t.Fatal("NUMA_REQUIRE_CLOUD=1 needs NUMA_HARNESS_CONFIG and OS_CLOUD")
+		}
+		t.Skip("needs a cloud: NUMA_HARNESS_CONFIG and OS_CLOUD")
+	}
+	cfg, err := harness.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	env, unreachable, err := harness.PreflightReachable(ctx, cfg, os.Getenv("OS_CLOUD"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	return env, unreachable
+}
+
+// TestAuditRealServers boots a NUMA server and a plain one, audits them
+// (conforms; skipped), re-pins a vCPU of the NUMA one through libvirt
+// (differs, naming the vcpupin), then audits with another configured host
+// unreachable (the audit completes) and with the server's own host
+// unreachable (cannot tell, naming the host).
+func TestAuditRealServers(t *testing.T) {
+	env, _ := realEnv(t, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
+	defer cancel()
+	run := env.Cloud.NewRun(openstack.NewRunID(), func(c func(context.Context) error) {
+		t.Cleanup(func() {
+			if err := c(context.Background()); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		})
+	})
+	img, err := env.Cloud.FindImage(ctx, env.Config.Image)
+	if env.Config.Image == "" || err != nil {
+		t.Skipf("needs the configuration's image: %q (%v)", env.Config.Image, err)
+	}
+	boot := func(name string, specs map[string]string) string {
+		f, err := run.CreateFlavor(ctx, openstack.FlavorSpec{Name: name, VCPUs: 2, RAMMB: 256, ExtraSpecs: specs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := run.CreateServer(ctx, openstack.ServerSpec{Name: name, FlavorID: f.ID, ImageID: img})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ID
+	}
+	numa := boot("audit-numa", map[string]string{"hw:numa_nodes": "2"})
+	plain := boot("audit-plain", nil)
+	for _, id := range []string{numa, plain} {
+		if err := env.Cloud.WaitActive(ctx, id, 8*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rep, err := Run(ctx, env, nil, Options{Servers: []string{numa, plain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Servers) != 1 || rep.Skipped != 1 || rep.Servers[0].ID != numa || rep.Servers[0].Verdict != Conforms {
+		t.Fatalf("first audit: %+v", rep)
+	}
+
+	// Alter the live domain through libvirt: vCPU 0 onto host CPU 3 only.
+	host := rep.Servers[0].Host
+	rw := env.Config.Hosts[host]
+	rw.ReadWrite = true
+	conn, err := hosts.Dial(ctx, rw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.PinVCPU(ctx, numa, 0, []int{3}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Run(ctx, env, nil, Options{Servers: []string{numa}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rep.Servers[0]
+	if got.Verdict != Differs || len(got.Diffs) != 1 || got.Diffs[0].Path != "cputune/vcpupin[vcpu=0]/cpuset" || got.Diffs[0].Observed != "3" {
+		t.Fatalf("after re-pinning vCPU 0 to CPU 3: %+v", got)
+	}
+
+	// A second configured host that is unreachable does not stop the
+	// audit of the first...
+	env2, unreachable := realEnv(t, func(c *harness.Config) {
+		c.Hosts["ghost"] = hosts.HostConfig{Name: "ghost", URI: "qemu+tcp://127.0.0.1:2/system", Timeout: 5 * time.Second}
+	})
+	if _, ok := unreachable["ghost"]; !ok || len(unreachable) != 1 {
+		t.Fatalf("unreachable hosts: %v", unreachable)
+	}
+	rep, err = Run(ctx, env2, unreachable, Options{Servers: []string{numa}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Servers[0]; got.Verdict != Differs {
+		t.Fatalf("with host ghost unreachable, %s: %+v", host, got)
+	}
+	// ...and a server on an unreachable host is reported as such.
+	env3, unreachable := realEnv(t, func(c *harness.Config) {
+		h := c.Hosts[host]
+		h.URI, h.Timeout = "qemu+tcp://127.0.0.1:1/system", 5*time.Second
+		c.Hosts[host] = h
+	})
+	rep, err = Run(ctx, env3, unreachable, Options{Servers: []string{numa}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Servers[0]; got.Verdict != CannotTell || !strings.Contains(got.Reason, "host "+host+" is unreachable") {
+		t.Fatalf("host unreachable: %+v", got)
+	}
+}
