@@ -8,6 +8,7 @@
 //	differential --cases N --seed S       the fitter against Nova's own Python code
 //	bench                                 the fitter's speed against Nova's
 //	sweep [--cloud C] [--delete]          list (or delete) what crashed runs left on a cloud
+//	report DIR [-o FILE]                  render a run's report directory as one HTML page
 //	audit (--servers ID,... | --all)      check existing servers read-only, nothing created
 //
 // Run "numa-conformance help" for details.
@@ -43,6 +44,7 @@ func commands() []command {
 		{"differential", "compare the fitter with Nova's own Python code on random cases", runDifferential},
 		{"bench", "time the fitter against Nova's Python code on the same cases", runBench},
 		{"sweep", "list, or with --delete remove, the servers/flavors/images crashed runs left on a cloud", runSweep},
+		{"report", "render a run's report directory (reports/<time>-<run ID>/) as one HTML page", runReport},
 		{"audit", "check existing servers' live domains against Nova's record, read-only", runAudit},
 	}
 }

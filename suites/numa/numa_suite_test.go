@@ -19,6 +19,7 @@ import (
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
 	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
 	"github.com/numa-conformance/numa-conformance/pkg/harness"
+	"github.com/numa-conformance/numa-conformance/pkg/report"
 	"github.com/numa-conformance/numa-conformance/suites/numa"
 )
 
@@ -171,5 +172,12 @@ var _ = ReportAfterSuite("reports", func(r Report) {
 	data, err := json.MarshalIndent(groups, "", "  ")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(os.WriteFile(filepath.Join(dir, "groups.json"), append(data, '\n'), 0o644)).To(Succeed())
-	fmt.Printf("reports: %s (junit.xml, ginkgo.json, groups.json, run.json, evidence/)\n", dir)
+	// The readable report, from the files just written.
+	run, err := report.Load(dir)
+	Expect(err).NotTo(HaveOccurred())
+	f, err := os.Create(filepath.Join(dir, "report.html"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(report.WriteHTML(f, run)).To(Succeed())
+	Expect(f.Close()).To(Succeed())
+	fmt.Printf("reports: %s (report.html, junit.xml, ginkgo.json, groups.json, run.json, evidence/)\n", dir)
 })
