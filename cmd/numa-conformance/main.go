@@ -10,6 +10,7 @@
 //	sweep [--cloud C] [--delete]          list (or delete) what crashed runs left on a cloud
 //	report DIR [-o FILE]                  render a run's report directory as one HTML page
 //	audit (--servers ID,... | --all)      check existing servers read-only, nothing created
+//	diff BEFORE AFTER                     what changed between two reports, and whether it regressed
 //
 // Run "numa-conformance help" for details.
 package main
@@ -46,6 +47,7 @@ func commands() []command {
 		{"sweep", "list, or with --delete remove, the servers/flavors/images crashed runs left on a cloud", runSweep},
 		{"report", "render a run's report directory (reports/<time>-<run ID>/) as one HTML page", runReport},
 		{"audit", "check existing servers' live domains against Nova's record, read-only", runAudit},
+		{"diff", "compare two reports (suite runs or audits): changed verdicts and properties", runDiff},
 	}
 }
 

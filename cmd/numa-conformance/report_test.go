@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,38 @@ func TestReportBadInputNamesFile(t *testing.T) {
 		if code, _, _ := run(t, args...); code != exitBadInput {
 			t.Errorf("%v: exit %d", args, code)
 		}
+	}
+}
+
+// diff of a real run against itself changes nothing; with a fixed
+// fixture turned failing (the test run's hugepages-any, compared in the
+// other direction against a run where it passed) it exits 1.
+func TestDiff(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := dispatch([]string{"diff", "../../pkg/report/testdata/run", "../../pkg/report/testdata/run"}, &out, &errb); code != exitOK {
+		t.Fatalf("diff of a run with itself: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "diff: 0 of") {
+		t.Fatalf("output: %s", out.String())
+	}
+	dir := t.TempDir()
+	passing := filepath.Join(dir, "before.json")
+	failing := filepath.Join(dir, "after.json")
+	_ = os.WriteFile(passing, []byte(`{"servers":[{"id":"x","verdict":"conforms"}]}`), 0o644)
+	_ = os.WriteFile(failing, []byte(`{"servers":[{"id":"x","verdict":"differs","differences":[{"Path":"numatune/memnode[cellid=1]/mode","Expected":"\"strict\"","Observed":"\"preferred\""}]}]}`), 0o644)
+	out.Reset()
+	if code := dispatch([]string{"diff", passing, failing}, &out, &errb); code != exitFailed {
+		t.Fatalf("regression: exit %d\n%s", code, out.String())
+	}
+	for _, want := range []string{"REGRESSED x: conforms -> differs", `numatune/memnode[cellid=1]/mode: (as expected) -> "preferred"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if code := dispatch([]string{"diff", passing}, &out, &errb); code != exitBadInput {
+		t.Errorf("one argument: exit %d", code)
+	}
+	if code := dispatch([]string{"diff", passing, filepath.Join(dir, "missing")}, &out, &errb); code != exitBadInput || !strings.Contains(errb.String(), "missing") {
+		t.Errorf("missing file: exit %d, %s", code, errb.String())
 	}
 }
