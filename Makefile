@@ -119,7 +119,7 @@ ifeq ($(strip $(OS_CLOUD)),)
 	$(call time,NUMA suites against the local cloud (pinned; dedicated CPUs),\
 	  $(CPU_MODE) split; rc=0; ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,pinned) ) || rc=$$?; \
 	  $(CPU_MODE) none; test $$rc -eq 0)
-	$(call time,OpenStack access, pre-flight and audit tests against the local cloud,\
+	$(call time,OpenStack access and pre-flight and audit tests against the local cloud,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./pkg/clouds/openstack/ ./pkg/harness/ ./pkg/audit/)
 	$(call time,interrupted runs leave nothing behind,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./suites/runs/)
