@@ -15,11 +15,11 @@ import (
 )
 
 // The testdata samples were recorded from real Nova 26.2.2 on the embedded
-// cloud's two-node compute host (see testdata/SAMPLES-README.md).
+// cloud's two-node compute host (see domain/testdata/SAMPLES-README.md); they are shared with that package's tests.
 
 func sampleHost(t *testing.T) (*topology.HostTopology, cpuset.CPUSet) {
 	t.Helper()
-	data, err := os.ReadFile("testdata/caps-compute-numa.xml")
+	data, err := os.ReadFile("domain/testdata/caps-compute-numa.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func sampleHost(t *testing.T) (*topology.HostTopology, cpuset.CPUSet) {
 
 func sampleDomain(t *testing.T, file string) *libvirtxml.Domain {
 	t.Helper()
-	data, err := os.ReadFile("testdata/" + file)
+	data, err := os.ReadFile("domain/testdata/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}

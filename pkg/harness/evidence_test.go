@@ -14,10 +14,18 @@ import (
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
 
+// The recorded samples live with the packages that own them: real Nova
+// 26.2.2 output on the embedded cloud's two-node host.
+const (
+	recordedCaps     = "../expect/domain/testdata/caps-compute-numa.xml"
+	recordedDomain   = "../expect/domain/testdata/nova-numa_vm_2.xml"
+	recordedTopology = "../clouds/openstack/testdata/nova-numa_vm_2-topology.json"
+)
+
 func loadVM2(t *testing.T) (*expect.Expected, *libvirtxml.Domain, *openstack.Topology) {
 	t.Helper()
 	read := func(name string) string {
-		b, err := os.ReadFile("testdata/" + name)
+		b, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,11 +42,11 @@ func loadVM2(t *testing.T) (*expect.Expected, *libvirtxml.Domain, *openstack.Top
 		t.Fatal(err)
 	}
 	var d libvirtxml.Domain
-	if err := d.Unmarshal(read("nova-numa_vm_2.xml")); err != nil {
+	if err := d.Unmarshal(read(recordedDomain)); err != nil {
 		t.Fatal(err)
 	}
 	var nv openstack.Topology
-	if err := json.Unmarshal([]byte(read("nova-numa_vm_2-topology.json")), &nv); err != nil {
+	if err := json.Unmarshal([]byte(read(recordedTopology)), &nv); err != nil {
 		t.Fatal(err)
 	}
 	return exp, &d, &nv
@@ -46,7 +54,7 @@ func loadVM2(t *testing.T) (*expect.Expected, *libvirtxml.Domain, *openstack.Top
 
 func readCaps(t *testing.T) *libvirtxml.Caps {
 	t.Helper()
-	b, err := os.ReadFile("testdata/caps-compute-numa.xml")
+	b, err := os.ReadFile(recordedCaps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"libvirt.org/go/libvirtxml"
 
@@ -140,11 +139,4 @@ func (env *Env) Lifecycle(ctx context.Context, run *openstack.Run, res *Result, 
 		step.Notes = append(step.Notes, fmt.Sprintf("the fitter predicts %s for the %s (%s), yet Nova completed it", step.Expected.Outcome, op, step.Expected.ReasonText))
 	}
 	return step, nil
-}
-
-// String renders a step for logs.
-func (s *Step) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s on %s (flavor %s): %d difference(s)", s.Operation, s.Host, s.Flavor, len(s.Differences))
-	return b.String()
 }
