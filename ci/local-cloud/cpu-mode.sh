@@ -39,11 +39,23 @@ matches() { # placement's totals are the mode's (an absent class counts as 0)
   seen="VCPU ${vcpu:-0} PCPU ${pcpu:-0}"
   [ "${vcpu:-0}" = "$want_vcpu" ] && [ "${pcpu:-0}" = "$want_pcpu" ]
 }
-seen=""
+# The scheduler's ComputeFilter drops a host whose nova-compute has not sent a heartbeat within
+# service_down_time; nova-compute updates placement before its first heartbeat, so placement
+# alone can say "ready" while every boot still ends in NoValidHost. Wait for a heartbeat the
+# restarted service sent (recorded after $restarted, both in the controller's UTC clock).
+service_up_since() {
+  local line
+  line=$(openstack compute service list --service nova-compute --host "$COMPUTE_HOST" -f value -c Status -c State -c "Updated At" 2>/dev/null) || return 1
+  seen_service=$line
+  read -r status state updated <<<"$line"
+  [ "$status" = enabled ] && [ "$state" = up ] && [[ ${updated%%.*} > $1 ]]
+}
+seen="" seen_service=""
 # split and pernode have the same totals: only "none" can be recognised from placement.
 if [ "$mode" = none ] && matches; then
   say "already in mode $mode (VCPU $want_vcpu, PCPU $want_pcpu)"
 else
+  restarted=$(date -u +%FT%T)
   COMPUTE_CPU_MODE=$mode bash "$HERE/compute-vm.sh" restart-nova
   deadline=$(($(date +%s) + CPU_MODE_TIMEOUT))
   until matches; do
@@ -52,6 +64,12 @@ else
     fi
     sleep 5
   done
+  until service_up_since "$restarted"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      die "after ${CPU_MODE_TIMEOUT}s nova-compute on $COMPUTE_HOST has sent no heartbeat since its restart at $restarted UTC (status, state, last heartbeat: ${seen_service:-not listed}; see: compute-vm.sh logs)"
+    fi
+    sleep 2
+  done
 fi
 COMPUTE_CPU_MODE=$mode write_harness_config
-awk -v s="$start" -v e="$EPOCHREALTIME" -v m="$mode" 'BEGIN { printf "cpu-mode: %s (VCPU and PCPU as expected in placement) in %.1fs\n", m, e - s }'
+awk -v s="$start" -v e="$EPOCHREALTIME" -v m="$mode" 'BEGIN { printf "cpu-mode: %s (VCPU and PCPU as expected in placement, nova-compute up) in %.1fs\n", m, e - s }'

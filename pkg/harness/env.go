@@ -70,7 +70,8 @@ type Facts struct {
 
 // PreflightError says which check failed before anything was created.
 type PreflightError struct {
-	// Check is what was being verified: "cloud", "host", "inventory".
+	// Check is what was being verified: "cloud", "host", "inventory",
+	// "service", "scratch libvirt".
 	Check string
 	// Host is the compute host concerned, if any.
 	Host string
@@ -139,6 +140,13 @@ func preflight(ctx context.Context, cfg *Config, cloudName string, lenient bool)
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if !lenient {
+			// Only runs that boot servers need the scheduler to see the host.
+			if err := env.checkService(ctx, name); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		env.Hosts[name] = h
 		env.Facts.Hosts[name] = fmt.Sprintf("libvirt %s, QEMU %s, %d NUMA cells", h.Versions.Libvirt, h.Versions.Hypervisor, cellCount(h))
@@ -211,6 +219,20 @@ func (env *Env) checkHost(ctx context.Context, name string) (*Host, error) {
 		h.Limits.RAMAllocationRatio = e.AllocationRatio
 	}
 	return h, nil
+}
+
+// checkService fails when the scheduler would drop the host: then every
+// boot ends in NoValidHost and expected NoValidHost outcomes pass for the
+// wrong reason.
+func (env *Env) checkService(ctx context.Context, name string) error {
+	svc, err := env.Cloud.ComputeServiceOf(ctx, name)
+	if err != nil {
+		return &PreflightError{Check: "service", Host: name, Err: fmt.Errorf("%s: hosts.%s: %w", env.Config.File, name, err)}
+	}
+	if !svc.Schedulable() {
+		return &PreflightError{Check: "service", Host: name, Err: fmt.Errorf("expected nova-compute on %s enabled and up, observed %s: the scheduler would drop the host and every boot would end in NoValidHost (see `openstack compute service list`)", name, svc)}
+	}
+	return nil
 }
 
 // verifyInventory checks the configured CPU sets against what nova-compute

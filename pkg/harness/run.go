@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,10 @@ type Result struct {
 	Differences []domain.Difference
 	// NovaTopology is GET /servers/{id}/topology, when the cloud has it.
 	NovaTopology *openstack.Topology
+	// Services is the nova-compute service of each configured host, read
+	// right after the server failed: a NoValidHost only reflects Nova's
+	// NUMA verdict if the scheduler could consider the hosts at all.
+	Services map[string]*openstack.ComputeService
 	// Notes are things a reader of the report should know.
 	Notes []string
 }
@@ -169,7 +174,8 @@ func (env *Env) Run(ctx context.Context, run *openstack.Run, baseImage string, f
 		var fault *openstack.ServerFaultError
 		if errors.As(err, &fault) {
 			res.BootErr = err
-			return res, nil
+			res.Services, err = env.computeServices(ctx)
+			return res, err
 		}
 		return res, err
 	}
@@ -289,4 +295,31 @@ func BlankImageFile() (string, error) {
 		blankImage.path = p
 	})
 	return blankImage.path, blankImage.err
+}
+
+// computeServices reads the nova-compute service of every configured host.
+func (env *Env) computeServices(ctx context.Context) (map[string]*openstack.ComputeService, error) {
+	out := map[string]*openstack.ComputeService{}
+	for _, h := range env.Pool.Hosts() {
+		s, err := env.Cloud.ComputeServiceOf(ctx, h)
+		if err != nil {
+			return out, err
+		}
+		out[h] = s
+	}
+	return out, nil
+}
+
+// Unschedulable lists the configured hosts whose nova-compute service the
+// scheduler would have dropped when the server failed, each with its
+// state; empty when every host could be considered (or nothing failed).
+func (r *Result) Unschedulable() []string {
+	var out []string
+	for _, s := range r.Services {
+		if !s.Schedulable() {
+			out = append(out, s.String())
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -126,6 +126,7 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			It("is accepted and becomes ACTIVE on a configured compute host", func() {
 				Expect(res.FlavorErr).NotTo(HaveOccurred(), "flavor extra specs were rejected")
 				Expect(res.CreateErr).NotTo(HaveOccurred(), "server create was rejected")
+				Expect(res.Unschedulable()).To(BeEmpty(), "the scheduler could not consider every configured host when the server failed")
 				Expect(res.BootErr).NotTo(HaveOccurred(), "server did not become ACTIVE")
 				Expect(res.Expected.Outcome).To(Equal(expect.Fits), "the fitter's expectation for host %s", res.Host)
 			})
@@ -200,6 +201,9 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 				Expect(res.CreateErr).NotTo(HaveOccurred())
 				Expect(res.BootErr).To(HaveOccurred(), "expected the server to fail scheduling; it became ACTIVE on %s", res.Host)
 				Expect(res.BootErr.Error()).To(ContainSubstring(fx.Expect.Message))
+				// A host the ComputeFilter drops turns any boot into
+				// NoValidHost, which would pass here for the wrong reason.
+				Expect(res.Unschedulable()).To(BeEmpty(), "NoValidHost is Nova's NUMA verdict only if the scheduler could consider every configured host")
 				for h, exp := range res.Predicted {
 					Expect(exp.Outcome).To(Equal(expect.NoValidHost), "the reference fitter places the guest on host %s", h)
 				}

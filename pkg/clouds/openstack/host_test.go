@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,4 +247,27 @@ func TestComputeInventory(t *testing.T) {
 		t.Errorf("expected the error to list %s among the known hosts, observed %v", testComputeHost, err)
 	}
 	t.Logf("observed: %v", err)
+}
+
+func TestComputeServiceOf(t *testing.T) {
+	c := connectOrSkip(t)
+	ctx := context.Background()
+	svc, err := c.ComputeServiceOf(ctx, testComputeHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(svc)
+	// The local cloud's compute host is running (the suites booted on it);
+	// its heartbeat is at most service_down_time (60 s) old.
+	if !svc.Schedulable() || svc.Host != testComputeHost || svc.UpdatedAt.IsZero() {
+		t.Errorf("expected %s enabled and up with a heartbeat, observed %s", testComputeHost, svc)
+	}
+	if age := time.Since(svc.UpdatedAt); age > 2*time.Minute || age < -time.Minute {
+		t.Errorf("expected a recent heartbeat, observed one %v old (%s)", age, svc)
+	}
+
+	_, err = c.ComputeServiceOf(ctx, "no-such-compute-host")
+	if err == nil || !strings.Contains(err.Error(), "no-such-compute-host") {
+		t.Errorf("expected an error naming the unknown host, observed %v", err)
+	}
 }
