@@ -89,7 +89,8 @@ cloud-smoke:
 ## conformance: the main job, the Ginkgo suites in suites/. Without OS_CLOUD it brings up the
 ## embedded local cloud (ci/local-cloud) and runs them against it: first everything but the
 ## pinned fixtures, then, with the compute host switched to dedicated CPUs (cpu-mode.sh split),
-## the pinned ones, then it switches back; then it checks that an interrupted run leaves nothing
+## the pinned ones, then the thread-policy ones again on a compute VM without thread siblings
+## (COMPUTE_SMP_THREADS=1), then it switches back; then it checks that an interrupted run leaves nothing
 ## behind. With OS_CLOUD=<name> it runs them against that cloud, configured by
 ## NUMA_HARNESS_CONFIG (default harness.yaml). Select specs with LABELS (a Ginkgo label filter,
 ## e.g. LABELS=negative) or GINKGO_FLAGS (e.g. GINKGO_FLAGS='--focus manual-split').
@@ -107,6 +108,9 @@ suites = cd suites/numa && NUMA_HARNESS_VERSION=$(HARNESS_VERSION) $(GO) tool gi
 SUITES = $(call suites,$(SUITE_PROCS))
 # The embedded host has two dedicated CPUs: pinned fixtures would take them from each other.
 PINNED_SUITES = $(call suites,1)
+# selects succeeds when the phase's label filter (with LABELS and GINKGO_FLAGS) selects a spec:
+# a phase that would run nothing skips its compute-host switches.
+selects = ( $(call suites,1) --dry-run $(call label_filter,$(1)) ) 2>&1 | grep 'Will run [1-9]'
 LOCAL_CLOUD_ENV = OS_CLIENT_CONFIG_FILE=$(LOCAL_CLOUD_STATE)/clouds.yaml OS_CLOUD=local \
 	  NUMA_HARNESS_CONFIG=$(LOCAL_CLOUD_STATE)/harness.yaml
 CPU_MODE = bash $(CURDIR)/ci/local-cloud/cpu-mode.sh
@@ -116,9 +120,15 @@ ifeq ($(strip $(OS_CLOUD)),)
 	$(call time,cloud-up,bash ci/local-cloud/cloud-up.sh; $(CPU_MODE) none)
 	$(call time,NUMA suites against the local cloud (shared CPUs),\
 	  export $(LOCAL_CLOUD_ENV); $(SUITES) $(call label_filter,!pinned))
-	$(call time,NUMA suites against the local cloud (pinned; dedicated CPUs),\
-	  $(CPU_MODE) split; rc=0; ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,pinned) ) || rc=$$?; \
-	  $(CPU_MODE) none; test $$rc -eq 0)
+	$(call time,NUMA suites against the local cloud (pinned; dedicated CPUs with thread siblings),\
+	  if $(call selects,pinned); then $(CPU_MODE) split; \
+	    ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,pinned) ); \
+	  else echo "no pinned spec selected: phase skipped"; fi)
+	$(call time,NUMA suites against the local cloud (thread policies; dedicated CPUs without thread siblings),\
+	  if $(call selects,pinned && thread-policy); then COMPUTE_SMP_THREADS=1 $(CPU_MODE) split; rc=0; \
+	    ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,pinned && thread-policy) ) || rc=$$?; \
+	    $(CPU_MODE) none; test $$rc -eq 0; \
+	  else $(CPU_MODE) none; echo "no thread-policy spec selected: phase skipped"; fi)
 	$(call time,OpenStack access and pre-flight and audit tests against the local cloud,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./pkg/clouds/openstack/ ./pkg/harness/ ./pkg/audit/)
 	$(call time,interrupted runs leave nothing behind,\
