@@ -82,7 +82,7 @@ type Summary struct {
 // Summarize builds the JSON evidence of a result.
 func Summarize(res *Result) Summary {
 	s := Summary{Fixture: res.Fixture.Name, File: fmt.Sprintf("%s:%d", res.Fixture.File, res.Fixture.Line),
-		Labels: res.Fixture.AllLabels(), Outcome: string(res.Fixture.Expect.Outcome), Host: res.Host,
+		Labels: res.Fixture.AllLabels(), Outcome: string(res.Want.Outcome), Host: res.Host,
 		Predicted: map[string]any{}, Expected: res.Expected, Candidates: res.Candidates,
 		Differences: res.Differences, NovaView: res.NovaTopology, Notes: res.Notes}
 	if s.Differences == nil {

@@ -27,6 +27,8 @@ import (
 // against. The suites assert on it and attach it to reports.
 type Result struct {
 	Fixture fixtures.Fixture
+	// Want is the fixture's expected outcome for the cloud's Nova release.
+	Want fixtures.Expect
 	// Predicted is the expectation per configured host before anything
 	// was created, from the usage then on the host.
 	Predicted map[string]*expect.Expected
@@ -111,7 +113,7 @@ func APIMessage(err error) string {
 // for failures of the harness or the cloud's plumbing; Nova's answers
 // (400s, faults, wrong domains) are in the Result.
 func (env *Env) Run(ctx context.Context, run *openstack.Run, baseImage string, fx fixtures.Fixture) (*Result, error) {
-	res := &Result{Fixture: fx, Predicted: map[string]*expect.Expected{}}
+	res := &Result{Fixture: fx, Want: fx.Expect.For(env.Profile.Major), Predicted: map[string]*expect.Expected{}}
 	flavor := topology.Flavor{VCPUs: fx.Flavor.VCPUs, MemoryMB: fx.Flavor.RAMMB, ExtraSpecs: fx.Flavor.ExtraSpecs}
 	var image topology.ImageProps
 	if fx.Image != nil {

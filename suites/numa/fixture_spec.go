@@ -75,10 +75,13 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			res   *harness.Result
 			run   *openstack.Run
 			fills []*harness.Result
+			// want is the fixture's expectation for the cloud's Nova release.
+			want fixtures.Expect
 		)
 		BeforeAll(func(ctx SpecContext) {
 			in = input()
 			Expect(in.Env).NotTo(BeNil(), "the suite's set-up did not provide an environment")
+			want = fx.Expect.For(in.Env.Profile.Major)
 			if mv := fx.Expect.RequiresMicroversion; mv != "" && !in.Env.Cloud.Supports(mv) {
 				Skip(fmt.Sprintf("fixture %s needs compute API microversion %s; the cloud offers up to %s", fx.Name, mv, in.Env.Cloud.Microversion()))
 			}
@@ -109,7 +112,7 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			}
 			attachEvidence(res)
 			Expect(err).NotTo(HaveOccurred(), "running fixture %s (%s:%d)", fx.Name, fx.File, fx.Line)
-			skipWhenHardwareDiffers(fx, res)
+			skipWhenHardwareDiffers(fx, want, res)
 		}, NodeTimeout(time.Duration(fx.Fill+1)*runTimeout))
 
 		for i := 1; i <= fx.Fill; i++ {
@@ -121,95 +124,129 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			})
 		}
 
-		switch fx.Expect.Outcome {
-		case fixtures.Fits:
-			It("is accepted and becomes ACTIVE on a configured compute host", func() {
-				Expect(res.FlavorErr).NotTo(HaveOccurred(), "flavor extra specs were rejected")
-				Expect(res.CreateErr).NotTo(HaveOccurred(), "server create was rejected")
-				Expect(res.Unschedulable()).To(BeEmpty(), "the scheduler could not consider every configured host when the server failed")
-				Expect(res.BootErr).NotTo(HaveOccurred(), "server did not become ACTIVE")
-				Expect(res.Expected.Outcome).To(Equal(expect.Fits), "the fitter's expectation for host %s", res.Host)
-			})
-			for _, p := range propertyPaths {
-				It(p.text, func() {
+		outcomeSpecs := func(outcome fixtures.Outcome) {
+			switch outcome {
+			case fixtures.Fits:
+				It("is accepted and becomes ACTIVE on a configured compute host", func() {
+					Expect(res.FlavorErr).NotTo(HaveOccurred(), "flavor extra specs were rejected")
+					Expect(res.CreateErr).NotTo(HaveOccurred(), "server create was rejected")
+					Expect(res.Unschedulable()).To(BeEmpty(), "the scheduler could not consider every configured host when the server failed")
+					Expect(res.BootErr).NotTo(HaveOccurred(), "server did not become ACTIVE")
+					Expect(res.Expected.Outcome).To(Equal(expect.Fits), "the fitter's expectation for host %s", res.Host)
+				})
+				for _, p := range propertyPaths {
+					It(p.text, func() {
+						requireDomain(res)
+						Expect(res.Differences).To(match.HaveNoDifferences(p.paths...), evidenceHint(res))
+					})
+				}
+				It("has no other NUMA-related differences (vcpu cpuset, iothreads)", func() {
 					requireDomain(res)
-					Expect(res.Differences).To(match.HaveNoDifferences(p.paths...), evidenceHint(res))
+					var rest = res.Differences
+					for _, p := range propertyPaths {
+						rest = match.Without(rest, p.paths...)
+					}
+					Expect(rest).To(match.HaveNoDifferences(), evidenceHint(res))
+				})
+				It("agrees three ways: the fitter, Nova's server topology API and the live domain [topology-api]", Label("topology-api"), func() {
+					requireDomain(res)
+					if res.NovaTopology == nil {
+						Skip("the cloud's compute API has no server topology (needs microversion " + openstack.MicroversionTopology + ")")
+					}
+					// The fitter against the domain is the property specs' job;
+					// here: the fitter against Nova's record, and Nova's record
+					// against the domain. The paths say which pair disagrees.
+					diffs := append(harness.NovaViewDifferences(res.Expected, res.NovaTopology), harness.DomainVsNovaView(res.Domain, res.NovaTopology)...)
+					Expect(diffs).To(match.HaveNoDifferences(), evidenceHint(res))
+				})
+				It("catches copies of this domain with one property altered, defined on the scratch libvirtd [altered-domain]", Label("altered-domain"), func(ctx SpecContext) {
+					requireDomain(res)
+					if in.Env.Scratch == nil {
+						Skip("no scratch_libvirt in " + in.Env.Config.File + ": the altered copies need a libvirtd to be defined on")
+					}
+					alts := domain.Alterations(res.Domain)
+					if len(alts) == 0 {
+						Skip("the domain has no NUMA element to alter")
+					}
+					for _, a := range alts {
+						cp, err := copyDomain(res.Domain)
+						Expect(err).NotTo(HaveOccurred())
+						a.Apply(cp)
+						back, err := in.Env.Scratch.RoundTrip(ctx, cp)
+						Expect(err).NotTo(HaveOccurred())
+						diffs, err := expect.Check(res.Expected, back)
+						Expect(err).NotTo(HaveOccurred())
+						Expect(diffs).To(ContainElement(a.Want), "the check must report %s as %s", a.Name, a.Want)
+					}
+				})
+				lifecycleSpecs(fx, runTimeout, func() (FixtureSpecInput, *harness.Result, *openstack.Run) { return in, res, run })
+			case fixtures.APIRejected:
+				It(fmt.Sprintf("is refused with HTTP 400 at %s create, with Nova's message", rejectedStage(fx.Expect)), func() {
+					err := res.CreateErr
+					if want.Stage == fixtures.StageFlavor {
+						err = res.FlavorErr
+					}
+					Expect(err).To(HaveOccurred(), "expected a 400 at %s create; the request was accepted (server %v)", want.Stage, res.Server)
+					Expect(harness.HTTPStatus(err)).To(Equal(400), "HTTP status of: %v", err)
+					Expect(err.Error()).To(ContainSubstring(want.Message), "the fixture's expected message")
+					if want.Stage == fixtures.StageServer {
+						exp := res.Predicted[anyHost(res)]
+						Expect(exp.Outcome).To(Equal(expect.Rejected), "the reference fitter accepts this request, Nova refused it")
+						msg := harness.APIMessage(err)
+						pattern := nova.MessagePattern(exp.ReasonClass)
+						Expect(pattern).NotTo(BeNil(), "no message template for %s", exp.ReasonClass)
+						Expect(msg).To(MatchRegexp(pattern.String()),
+							"Nova's 400 must come from the exception the fitter predicts: %s (%s)", exp.ReasonClass, exp.ReasonText)
+					}
+				})
+			case fixtures.NoValidHost:
+				It("is accepted, then goes to ERROR with a NoValidHost fault", func() {
+					Expect(res.FlavorErr).NotTo(HaveOccurred())
+					Expect(res.CreateErr).NotTo(HaveOccurred())
+					Expect(res.BootErr).To(HaveOccurred(), "expected the server to fail scheduling; it became ACTIVE on %s", res.Host)
+					Expect(res.BootErr.Error()).To(ContainSubstring(want.Message))
+					// A host the ComputeFilter drops turns any boot into
+					// NoValidHost, which would pass here for the wrong reason.
+					Expect(res.Unschedulable()).To(BeEmpty(), "NoValidHost is Nova's NUMA verdict only if the scheduler could consider every configured host")
+					for h, exp := range res.Predicted {
+						Expect(exp.Outcome).To(Equal(expect.NoValidHost), "the reference fitter places the guest on host %s", h)
+					}
 				})
 			}
-			It("has no other NUMA-related differences (vcpu cpuset, iothreads)", func() {
-				requireDomain(res)
-				var rest = res.Differences
-				for _, p := range propertyPaths {
-					rest = match.Without(rest, p.paths...)
-				}
-				Expect(rest).To(match.HaveNoDifferences(), evidenceHint(res))
-			})
-			It("agrees three ways: the fitter, Nova's server topology API and the live domain [topology-api]", Label("topology-api"), func() {
-				requireDomain(res)
-				if res.NovaTopology == nil {
-					Skip("the cloud's compute API has no server topology (needs microversion " + openstack.MicroversionTopology + ")")
-				}
-				// The fitter against the domain is the property specs' job;
-				// here: the fitter against Nova's record, and Nova's record
-				// against the domain. The paths say which pair disagrees.
-				diffs := append(harness.NovaViewDifferences(res.Expected, res.NovaTopology), harness.DomainVsNovaView(res.Domain, res.NovaTopology)...)
-				Expect(diffs).To(match.HaveNoDifferences(), evidenceHint(res))
-			})
-			It("catches copies of this domain with one property altered, defined on the scratch libvirtd [altered-domain]", Label("altered-domain"), func(ctx SpecContext) {
-				requireDomain(res)
-				if in.Env.Scratch == nil {
-					Skip("no scratch_libvirt in " + in.Env.Config.File + ": the altered copies need a libvirtd to be defined on")
-				}
-				alts := domain.Alterations(res.Domain)
-				if len(alts) == 0 {
-					Skip("the domain has no NUMA element to alter")
-				}
-				for _, a := range alts {
-					cp, err := copyDomain(res.Domain)
-					Expect(err).NotTo(HaveOccurred())
-					a.Apply(cp)
-					back, err := in.Env.Scratch.RoundTrip(ctx, cp)
-					Expect(err).NotTo(HaveOccurred())
-					diffs, err := expect.Check(res.Expected, back)
-					Expect(err).NotTo(HaveOccurred())
-					Expect(diffs).To(ContainElement(a.Want), "the check must report %s as %s", a.Name, a.Want)
-				}
-			})
-			lifecycleSpecs(fx, runTimeout, func() (FixtureSpecInput, *harness.Result, *openstack.Run) { return in, res, run })
-		case fixtures.APIRejected:
-			It(fmt.Sprintf("is refused with HTTP 400 at %s create, with Nova's message", fx.Expect.Stage), func() {
-				err := res.CreateErr
-				if fx.Expect.Stage == fixtures.StageFlavor {
-					err = res.FlavorErr
-				}
-				Expect(err).To(HaveOccurred(), "expected a 400 at %s create; the request was accepted (server %v)", fx.Expect.Stage, res.Server)
-				Expect(harness.HTTPStatus(err)).To(Equal(400), "HTTP status of: %v", err)
-				Expect(err.Error()).To(ContainSubstring(fx.Expect.Message), "the fixture's expected message")
-				if fx.Expect.Stage == fixtures.StageServer {
-					exp := res.Predicted[anyHost(res)]
-					Expect(exp.Outcome).To(Equal(expect.Rejected), "the reference fitter accepts this request, Nova refused it")
-					msg := harness.APIMessage(err)
-					pattern := nova.MessagePattern(exp.ReasonClass)
-					Expect(pattern).NotTo(BeNil(), "no message template for %s", exp.ReasonClass)
-					Expect(msg).To(MatchRegexp(pattern.String()),
-						"Nova's 400 must come from the exception the fitter predicts: %s (%s)", exp.ReasonClass, exp.ReasonText)
-				}
-			})
-		case fixtures.NoValidHost:
-			It("is accepted, then goes to ERROR with a NoValidHost fault", func() {
-				Expect(res.FlavorErr).NotTo(HaveOccurred())
-				Expect(res.CreateErr).NotTo(HaveOccurred())
-				Expect(res.BootErr).To(HaveOccurred(), "expected the server to fail scheduling; it became ACTIVE on %s", res.Host)
-				Expect(res.BootErr.Error()).To(ContainSubstring(fx.Expect.Message))
-				// A host the ComputeFilter drops turns any boot into
-				// NoValidHost, which would pass here for the wrong reason.
-				Expect(res.Unschedulable()).To(BeEmpty(), "NoValidHost is Nova's NUMA verdict only if the scheduler could consider every configured host")
-				for h, exp := range res.Predicted {
-					Expect(exp.Outcome).To(Equal(expect.NoValidHost), "the reference fitter places the guest on host %s", h)
-				}
+		}
+		outcomes := fx.Expect.Outcomes()
+		if len(outcomes) == 1 {
+			outcomeSpecs(outcomes[0])
+			return
+		}
+		// Nova's answer depends on its release: each answer gets its specs,
+		// and those of the releases the cloud does not run skip.
+		for _, outcome := range outcomes {
+			Context(fmt.Sprintf("on Nova %s", fx.Expect.Releases(outcome)), func() {
+				BeforeEach(func() {
+					if want.Outcome != outcome {
+						Skip(fmt.Sprintf("fixture %s: Nova %s answers %s; this cloud runs %s, which answers %s",
+							fx.Name, fx.Expect.Releases(outcome), outcome, in.Env.Profile.Name, want.Outcome))
+					}
+				})
+				outcomeSpecs(outcome)
 			})
 		}
 	})...)
+}
+
+// rejectedStage is the stage of the fixture's api-400 answer (the first
+// release's that has one), for spec text that is the same on every cloud.
+func rejectedStage(e fixtures.Expect) fixtures.Stage {
+	if e.Outcome == fixtures.APIRejected {
+		return e.Stage
+	}
+	for _, r := range e.Since {
+		if r.Outcome == fixtures.APIRejected {
+			return r.Stage
+		}
+	}
+	return ""
 }
 
 // fillFixture is the i-th server that fills the host before fx's own.
@@ -279,8 +316,8 @@ func copyDomain(d *libvirtxml.Domain) (*libvirtxml.Domain, error) {
 // skipWhenHardwareDiffers skips a fixture written for a host shape the
 // cloud does not have (e.g. two NUMA nodes), naming what is missing,
 // instead of failing for the cloud's hardware.
-func skipWhenHardwareDiffers(fx fixtures.Fixture, res *harness.Result) {
-	want := expect.Outcome(fx.Expect.Outcome)
+func skipWhenHardwareDiffers(fx fixtures.Fixture, fxWant fixtures.Expect, res *harness.Result) {
+	want := expect.Outcome(fxWant.Outcome)
 	if want != expect.Fits && want != expect.NoValidHost {
 		return
 	}
