@@ -127,16 +127,18 @@ func Run(ctx context.Context, env *harness.Env, unreachable map[string]error, op
 				return
 			}
 			r, skip := check(ctx, env, unreachable, t)
-			<-sem
 			results[i], skipped[i] = r, skip
 			mu.Lock()
 			done++
 			donePerHost[t.Host]++
 			if opts.Progress != nil {
 				fmt.Fprintf(opts.Progress, "audit: %d/%d servers (%s: %d/%d): %s %s: %s\n",
-					done, len(targets), t.Host, donePerHost[t.Host], totalByHost[t.Host], r.ID, r.Name, r.Verdict)
+					done, len(targets), t.Host, donePerHost[t.Host], totalByHost[t.Host], r.ID, r.Name, verdictOrSkipped(r, skip))
 			}
 			mu.Unlock()
+			// Released after the progress line: a server of this host
+			// checked next starts after whatever the line caused.
+			<-sem
 		}()
 	}
 	wg.Wait()
@@ -158,6 +160,13 @@ func Run(ctx context.Context, env *harness.Env, unreachable map[string]error, op
 	})
 	rep.Finished = time.Now()
 	return rep, nil
+}
+
+func verdictOrSkipped(r *Server, skip bool) string {
+	if skip {
+		return "skipped (nothing NUMA-related requested)"
+	}
+	return string(r.Verdict)
 }
 
 // selectServers resolves the options to servers with their hosts.

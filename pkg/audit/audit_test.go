@@ -87,8 +87,31 @@ func TestAuditRealServers(t *testing.T) {
 		t.Fatalf("first audit: %+v", rep)
 	}
 
-	// Alter the live domain through libvirt: vCPU 0 onto host CPU 3 only.
 	host := rep.Servers[0].Host
+
+	// --all, and --all on one host: every server of the cloud (others may
+	// belong to tests running meanwhile); ours are judged as above.
+	for _, opts := range []Options{{All: true}, {All: true, Host: host}} {
+		rep, err := Run(ctx, env, nil, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verdicts := map[string]Verdict{}
+		for _, s := range rep.Servers {
+			verdicts[s.ID] = s.Verdict
+			if opts.Host != "" && s.Host != host {
+				t.Errorf("audit of host %s lists server %s on %s", host, s.ID, s.Host)
+			}
+		}
+		if v, ok := verdicts[numa]; !ok || v != Conforms {
+			t.Errorf("audit %+v: expected NUMA server %s to conform, observed %q (listed: %v)", opts, numa, v, ok)
+		}
+		if _, ok := verdicts[plain]; ok || rep.Skipped < 1 {
+			t.Errorf("audit %+v: expected the plain server %s skipped, observed it listed (%v) with %d skipped", opts, plain, ok, rep.Skipped)
+		}
+	}
+
+	// Alter the live domain through libvirt: vCPU 0 onto host CPU 3 only.
 	rw := env.Config.Hosts[host]
 	rw.ReadWrite = true
 	conn, err := hosts.Dial(ctx, rw)
@@ -106,6 +129,24 @@ func TestAuditRealServers(t *testing.T) {
 	got := rep.Servers[0]
 	if got.Verdict != Differs || len(got.Diffs) != 1 || got.Diffs[0].Path != "cputune/vcpupin[vcpu=0]/cpuset" || got.Diffs[0].Observed != "3" {
 		t.Fatalf("after re-pinning vCPU 0 to CPU 3: %+v", got)
+	}
+
+	// Interrupted after the first server, one at a time per host: the
+	// other server is reported as not checked and the report says so.
+	ictx, interrupt := context.WithCancel(ctx)
+	rep, err = Run(ictx, env, nil, Options{Servers: []string{numa, plain}, PerHost: 1, Progress: cancelOnWrite(interrupt)})
+	interrupt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	notChecked := 0
+	for _, s := range rep.Servers {
+		if s.Verdict == CannotTell && s.Reason == "interrupted before this server was checked" {
+			notChecked++
+		}
+	}
+	if !rep.Interrupted || notChecked != 1 || len(rep.Servers)+rep.Skipped != 2 {
+		t.Fatalf("interrupted after the first server: expected Interrupted and 1 server not checked out of 2, observed %+v", rep)
 	}
 
 	// A second configured host that is unreachable does not stop the
@@ -136,4 +177,13 @@ func TestAuditRealServers(t *testing.T) {
 	if got := rep.Servers[0]; got.Verdict != CannotTell || !strings.Contains(got.Reason, "host "+host+" is unreachable") {
 		t.Fatalf("host unreachable: %+v", got)
 	}
+}
+
+// cancelOnWrite is a progress writer that interrupts the audit at its
+// first line, i.e. right after the first server was checked.
+type cancelOnWrite context.CancelFunc
+
+func (c cancelOnWrite) Write(p []byte) (int, error) {
+	c()
+	return len(p), nil
 }
