@@ -89,8 +89,9 @@ cloud-smoke:
 ## conformance: the main job, the Ginkgo suites in suites/. Without OS_CLOUD it brings up the
 ## embedded local cloud (ci/local-cloud) and runs them against it: first everything but the
 ## pinned fixtures, then, with the compute host switched to dedicated CPUs (cpu-mode.sh split),
-## the pinned ones, then the thread-policy ones again on a compute VM without thread siblings
-## (COMPUTE_SMP_THREADS=1), then it switches back; then it checks that an interrupted run leaves nothing
+## the pinned ones, then the thread-policy and emulator-threads ones again on a compute VM
+## without thread siblings and cpu_shared_set (COMPUTE_SMP_THREADS=1, cpu-mode.sh dedicated),
+## then it switches back; then it checks that an interrupted run leaves nothing
 ## behind. With OS_CLOUD=<name> it runs them against that cloud, configured by
 ## NUMA_HARNESS_CONFIG (default harness.yaml). Select specs with LABELS (a Ginkgo label filter,
 ## e.g. LABELS=negative) or GINKGO_FLAGS (e.g. GINKGO_FLAGS='--focus manual-split').
@@ -111,6 +112,9 @@ PINNED_SUITES = $(call suites,1)
 # selects succeeds when the phase's label filter (with LABELS and GINKGO_FLAGS) selects a spec:
 # a phase that would run nothing skips its compute-host switches.
 selects = ( $(call suites,1) --dry-run $(call label_filter,$(1)) ) 2>&1 | grep 'Will run [1-9]'
+# Run again on a host without thread siblings (isolate) and without cpu_shared_set (emulator
+# threads then float over the guest's own CPUs).
+NO_SIBLINGS = pinned && (thread-policy || emulator-threads)
 LOCAL_CLOUD_ENV = OS_CLIENT_CONFIG_FILE=$(LOCAL_CLOUD_STATE)/clouds.yaml OS_CLOUD=local \
 	  NUMA_HARNESS_CONFIG=$(LOCAL_CLOUD_STATE)/harness.yaml
 CPU_MODE = bash $(CURDIR)/ci/local-cloud/cpu-mode.sh
@@ -124,11 +128,11 @@ ifeq ($(strip $(OS_CLOUD)),)
 	  if $(call selects,pinned); then $(CPU_MODE) split; \
 	    ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,pinned) ); \
 	  else echo "no pinned spec selected: phase skipped"; fi)
-	$(call time,NUMA suites against the local cloud (thread policies; dedicated CPUs without thread siblings),\
-	  if $(call selects,pinned && thread-policy); then COMPUTE_SMP_THREADS=1 $(CPU_MODE) split; rc=0; \
-	    ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,pinned && thread-policy) ) || rc=$$?; \
+	$(call time,NUMA suites against the local cloud (thread policies and emulator threads; only dedicated CPUs and no thread siblings),\
+	  if $(call selects,$(NO_SIBLINGS)); then COMPUTE_SMP_THREADS=1 $(CPU_MODE) dedicated; rc=0; \
+	    ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,$(NO_SIBLINGS)) ) || rc=$$?; \
 	    $(CPU_MODE) none; test $$rc -eq 0; \
-	  else $(CPU_MODE) none; echo "no thread-policy spec selected: phase skipped"; fi)
+	  else $(CPU_MODE) none; echo "no thread-policy or emulator-threads spec selected: phase skipped"; fi)
 	$(call time,OpenStack access and pre-flight and audit tests against the local cloud,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./pkg/clouds/openstack/ ./pkg/harness/ ./pkg/audit/)
 	$(call time,interrupted runs leave nothing behind,\

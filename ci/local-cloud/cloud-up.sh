@@ -93,7 +93,7 @@ took "test image" "$t"
 
 # 4. The harness's host config: which libvirt serves which compute host, and the host state no
 #    API exposes (its CPU sets, as compute-vm.sh configured them).
-write_harness_config || die "COMPUTE_CPU_MODE=$COMPUTE_CPU_MODE: want none, split, pernode or custom"
+write_harness_config || die "COMPUTE_CPU_MODE=$COMPUTE_CPU_MODE: want none, split, pernode, dedicated or custom"
 
 say "ready: OS_CLIENT_CONFIG_FILE=$OS_CLIENT_CONFIG_FILE OS_CLOUD=$CLOUD_NAME, hosts in $NUMA_CLOUD_STATE/harness.yaml"
 took "cloud-up (total)" "$start"

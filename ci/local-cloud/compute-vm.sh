@@ -20,6 +20,8 @@
 #                             the layout of the recorded samples (pinned tests);
 #                      pernode: cpu_shared_set=0,2 and cpu_dedicated_set=1,3 (one of each per
 #                             node: 2-node shared and 2-node pinned guests both fit);
+#                      dedicated: cpu_dedicated_set=0-3 and no cpu_shared_set (pinned guests
+#                             only; emulator threads have no shared CPUs to go to);
 #                      custom: COMPUTE_CPU_SHARED_SET / COMPUTE_CPU_DEDICATED_SET as given.
 #   COMPUTE_NODE_MEM_MB (4096), COMPUTE_HUGEPAGES_PER_NODE (128 x 2 MiB),
 #   COMPUTE_RESERVED_HOST_MEMORY_MB (256), COMPUTE_NOVA_DEBUG (false),
@@ -165,13 +167,14 @@ cpu_sets() {
     none) echo "# no cpu_shared_set / cpu_dedicated_set: every guest floats over all host CPUs" ;;
     split) printf 'cpu_shared_set = 0-1\ncpu_dedicated_set = 2-3\n' ;;
     pernode) printf 'cpu_shared_set = 0,2\ncpu_dedicated_set = 1,3\n' ;;
+    dedicated) printf 'cpu_dedicated_set = 0-3\n' ;;
     custom)
       [ -n "${COMPUTE_CPU_SHARED_SET:-}${COMPUTE_CPU_DEDICATED_SET:-}" ] ||
         die "COMPUTE_CPU_MODE=custom needs COMPUTE_CPU_SHARED_SET and/or COMPUTE_CPU_DEDICATED_SET"
       if [ -n "${COMPUTE_CPU_SHARED_SET:-}" ]; then echo "cpu_shared_set = $COMPUTE_CPU_SHARED_SET"; fi
       if [ -n "${COMPUTE_CPU_DEDICATED_SET:-}" ]; then echo "cpu_dedicated_set = $COMPUTE_CPU_DEDICATED_SET"; fi
       ;;
-    *) die "COMPUTE_CPU_MODE must be none, split, pernode or custom (got '$COMPUTE_CPU_MODE')" ;;
+    *) die "COMPUTE_CPU_MODE must be none, split, pernode, dedicated or custom (got '$COMPUTE_CPU_MODE')" ;;
   esac
 }
 

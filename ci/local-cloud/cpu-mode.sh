@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cpu-mode.sh MODE: switch the running local cloud's compute host to COMPUTE_CPU_MODE=MODE
-# (none | split | pernode; see cloud.env), wait until placement shows the VCPU and PCPU
+# (none | split | pernode | dedicated; see cloud.env), wait until placement shows the VCPU and PCPU
 # inventories that mode gives and nova-compute is up again, and rewrite
 # $NUMA_CLOUD_STATE/harness.yaml to match.
 #
@@ -24,7 +24,8 @@ mode=${1:-}
 case $mode in
   none) want_vcpu=4 want_pcpu=0 ;;
   split | pernode) want_vcpu=2 want_pcpu=2 ;;
-  *) die "usage: cpu-mode.sh none|split|pernode (got '${mode}')" ;;
+  dedicated) want_vcpu=0 want_pcpu=4 ;;
+  *) die "usage: cpu-mode.sh none|split|pernode|dedicated (got '${mode}')" ;;
 esac
 : "${COMPUTE_SMP_THREADS:=2}"
 case $COMPUTE_SMP_THREADS in
@@ -70,7 +71,8 @@ service_up_since() {
   [ "$status" = enabled ] && [ "$state" = up ] && [[ ${updated%%.*} > $1 ]]
 }
 seen="" seen_service=""
-# split and pernode have the same totals: only "none" can be recognised from placement.
+# split and pernode have the same totals: only "none" is recognised from placement (and a
+# restart is cheap next to a wrong CPU set).
 if [ "$mode" = none ] && matches; then
   say "already in mode $mode (VCPU $want_vcpu, PCPU $want_pcpu, $COMPUTE_SMP_THREADS threads per core)"
 else
