@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestInterruptLeavesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runID := openstack.NewRunID()
-			var out bytes.Buffer
+			var out syncBuffer
 			cmd := exec.Command(bin, "-ginkgo.focus", "auto-split", "-ginkgo.label-filter", "seed", "-ginkgo.v")
 			cmd.Dir = "../numa"
 			cmd.Env = append(os.Environ(), "NUMA_RUN_ID="+runID, "NUMA_REPORT_DIR="+t.TempDir())
@@ -80,14 +81,19 @@ func TestInterruptLeavesNothing(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 			defer cancel()
-			if err := waitFor(ctx, cloud, runID, tc.when, done); err != nil {
+			if err := waitFor(ctx, cloud, runID, tc.when, done, &out); err != nil {
 				t.Fatalf("%v\nsuite output:\n%s", err, out.String())
 			}
 			if err := cmd.Process.Signal(tc.signal); err != nil {
 				t.Fatal(err)
 			}
 			select {
-			case <-done:
+			case err := <-done:
+				// An interrupted Ginkgo run exits non-zero; 0 would mean the
+				// signal came after the run had ended, proving nothing.
+				if err == nil {
+					t.Fatalf("the suite exited 0 after %s at %q: the signal missed the run\n%s", tc.signal, tc.when, out.String())
+				}
 			case <-ctx.Done():
 				_ = cmd.Process.Kill()
 				t.Fatalf("the suite did not exit within the timeout after %s\n%s", tc.signal, out.String())
@@ -105,27 +111,68 @@ func TestInterruptLeavesNothing(t *testing.T) {
 	}
 }
 
-// waitFor polls the cloud until the run has a server in the wanted state.
-func waitFor(ctx context.Context, cloud *openstack.Cloud, runID, when string, exited <-chan error) error {
+// activeMark is what the suite prints (verbose) once it has read the live
+// domain of its ACTIVE server: the checks start, and the cleanup still has
+// to delete the server, which takes seconds.
+const activeMark = "live domain XML"
+
+// waitFor returns once the run has a server ("server": polling the cloud)
+// or once the suite says it read the live domain of its ACTIVE server
+// ("active": its own output, since a fast boot and fast checks can come and
+// go between two polls of the cloud).
+func waitFor(ctx context.Context, cloud *openstack.Cloud, runID, when string, exited <-chan error, out *syncBuffer) error {
+	lastPoll := time.Time{}
 	for {
 		select {
 		case err := <-exited:
 			return fmt.Errorf("the suite exited (%v) before its server reached %q", err, when)
 		case <-ctx.Done():
 			return fmt.Errorf("run %s: no server reached %q in time", runID, when)
-		case <-time.After(2 * time.Second):
+		case <-time.After(200 * time.Millisecond):
 		}
+		if when == "active" {
+			if out.Contains(activeMark) {
+				return nil
+			}
+			continue
+		}
+		if time.Since(lastPoll) < 2*time.Second {
+			continue
+		}
+		lastPoll = time.Now()
 		left, err := cloud.FindLeftovers(ctx, runID)
 		if err != nil {
 			return err
 		}
-		for _, s := range left.Servers {
-			if when == "server" {
-				return nil
-			}
-			if err := cloud.WaitActive(ctx, s.ID, 10*time.Second); err == nil {
-				return nil
-			}
+		if len(left.Servers) > 0 {
+			return nil
 		}
 	}
+}
+
+// syncBuffer is the suite's output, written by exec's copying goroutine
+// and read by waitFor meanwhile.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Contains reports whether the output so far contains s.
+func (b *syncBuffer) Contains(s string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Contains(b.buf.Bytes(), []byte(s))
+}
+
+// String is the output so far.
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
