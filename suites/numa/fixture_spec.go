@@ -75,13 +75,10 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			res   *harness.Result
 			run   *openstack.Run
 			fills []*harness.Result
-			// want is the fixture's expectation for the cloud's Nova release.
-			want fixtures.Expect
 		)
 		BeforeAll(func(ctx SpecContext) {
 			in = input()
 			Expect(in.Env).NotTo(BeNil(), "the suite's set-up did not provide an environment")
-			want = fx.Expect.For(in.Env.Profile.Major)
 			if mv := fx.Expect.RequiresMicroversion; mv != "" && !in.Env.Cloud.Supports(mv) {
 				Skip(fmt.Sprintf("fixture %s needs compute API microversion %s; the cloud offers up to %s", fx.Name, mv, in.Env.Cloud.Microversion()))
 			}
@@ -112,7 +109,7 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			}
 			attachEvidence(res)
 			Expect(err).NotTo(HaveOccurred(), "running fixture %s (%s:%d)", fx.Name, fx.File, fx.Line)
-			skipWhenHardwareDiffers(fx, want, res)
+			skipWhenHardwareDiffers(res)
 		}, NodeTimeout(time.Duration(fx.Fill+1)*runTimeout))
 
 		for i := 1; i <= fx.Fill; i++ {
@@ -183,13 +180,13 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			case fixtures.APIRejected:
 				It(fmt.Sprintf("is refused with HTTP 400 at %s create, with Nova's message", rejectedStage(fx.Expect)), func() {
 					err := res.CreateErr
-					if want.Stage == fixtures.StageFlavor {
+					if res.Want.Stage == fixtures.StageFlavor {
 						err = res.FlavorErr
 					}
-					Expect(err).To(HaveOccurred(), "expected a 400 at %s create; the request was accepted (server %v)", want.Stage, res.Server)
+					Expect(err).To(HaveOccurred(), "expected a 400 at %s create; the request was accepted (server %v)", res.Want.Stage, res.Server)
 					Expect(harness.HTTPStatus(err)).To(Equal(400), "HTTP status of: %v", err)
-					Expect(err.Error()).To(ContainSubstring(want.Message), "the fixture's expected message")
-					if want.Stage == fixtures.StageServer {
+					Expect(err.Error()).To(ContainSubstring(res.Want.Message), "the fixture's expected message")
+					if res.Want.Stage == fixtures.StageServer {
 						exp := res.Predicted[anyHost(res)]
 						Expect(exp.Outcome).To(Equal(expect.Rejected), "the reference fitter accepts this request, Nova refused it")
 						msg := harness.APIMessage(err)
@@ -204,7 +201,7 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 					Expect(res.FlavorErr).NotTo(HaveOccurred())
 					Expect(res.CreateErr).NotTo(HaveOccurred())
 					Expect(res.BootErr).To(HaveOccurred(), "expected the server to fail scheduling; it became ACTIVE on %s", res.Host)
-					Expect(res.BootErr.Error()).To(ContainSubstring(want.Message))
+					Expect(res.BootErr.Error()).To(ContainSubstring(res.Want.Message))
 					// A host the ComputeFilter drops turns any boot into
 					// NoValidHost, which would pass here for the wrong reason.
 					Expect(res.Unschedulable()).To(BeEmpty(), "NoValidHost is Nova's NUMA verdict only if the scheduler could consider every configured host")
@@ -224,9 +221,10 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 		for _, outcome := range outcomes {
 			Context(fmt.Sprintf("on Nova %s", fx.Expect.Releases(outcome)), func() {
 				BeforeEach(func() {
-					if want.Outcome != outcome {
+					// res is set: the specs run only after the BeforeAll passed.
+					if res.Want.Outcome != outcome {
 						Skip(fmt.Sprintf("fixture %s: Nova %s answers %s; this cloud runs %s, which answers %s",
-							fx.Name, fx.Expect.Releases(outcome), outcome, in.Env.Profile.Name, want.Outcome))
+							fx.Name, fx.Expect.Releases(outcome), outcome, in.Env.Profile.Name, res.Want.Outcome))
 					}
 				})
 				outcomeSpecs(outcome)
@@ -316,8 +314,9 @@ func copyDomain(d *libvirtxml.Domain) (*libvirtxml.Domain, error) {
 // skipWhenHardwareDiffers skips a fixture written for a host shape the
 // cloud does not have (e.g. two NUMA nodes), naming what is missing,
 // instead of failing for the cloud's hardware.
-func skipWhenHardwareDiffers(fx fixtures.Fixture, fxWant fixtures.Expect, res *harness.Result) {
-	want := expect.Outcome(fxWant.Outcome)
+func skipWhenHardwareDiffers(res *harness.Result) {
+	fx := res.Fixture
+	want := expect.Outcome(res.Want.Outcome)
 	if want != expect.Fits && want != expect.NoValidHost {
 		return
 	}
