@@ -25,8 +25,10 @@
 #                      custom: COMPUTE_CPU_SHARED_SET / COMPUTE_CPU_DEDICATED_SET as given.
 #   COMPUTE_NODE_MEM_MB (4096), COMPUTE_HUGEPAGES_PER_NODE (128 x 2 MiB),
 #   COMPUTE_RESERVED_HOST_MEMORY_MB (256), COMPUTE_NOVA_DEBUG (false),
-#   COMPUTE_BOOT_TIMEOUT (240 s to libvirtd answering), COMPUTE_SMP_THREADS (2: thread siblings
-#   0-1 and 2-3; 1: four single-thread sockets, for hw:cpu_thread_policy=isolate),
+#   COMPUTE_BOOT_TIMEOUT (240 s to libvirtd answering), COMPUTE_INIT_TIMEOUT (90 s to the
+#   VM's init starting; a boot stalled before it is recorded in compute/hang-1/ and retried
+#   once), COMPUTE_SMP_THREADS (2: thread siblings 0-1 and 2-3; 1: four single-thread
+#   sockets, for hw:cpu_thread_policy=isolate),
 #   COMPUTE_QEMU_CPU (max,vendor=GenuineIntel).
 #
 # Files: image    $NUMA_CLOUD_CACHE/compute-<hash>.{img,vmlinuz,initrd}
@@ -48,6 +50,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${COMPUTE_RESERVED_HOST_MEMORY_MB:=256}"
 : "${COMPUTE_NOVA_DEBUG:=false}"
 : "${COMPUTE_BOOT_TIMEOUT:=240}"
+: "${COMPUTE_INIT_TIMEOUT:=90}"
 : "${COMPUTE_SMP_THREADS:=2}"
 : "${COMPUTE_QEMU_CPU:=max,vendor=GenuineIntel}" # an Intel vendor makes the guest see thread siblings
 : "${COMPUTE_MIRROR:=http://deb.debian.org/debian}"
@@ -214,7 +217,7 @@ print_failure() { # what the VM said last: console and init log
   if [ -s "$CONSOLE" ]; then
     tail -n 25 "$CONSOLE" | sed 's/\r$//' >&2
   else
-    echo "(empty: the kernel boots with 'quiet'; nothing went wrong loudly yet)" >&2
+    echo "(empty: QEMU has not run the kernel's first lines yet)" >&2
   fi
   if [ -s "$LOGS/init.log" ]; then
     echo "---- $LOGS/init.log (the VM's init; FAILED lines name what failed)" >&2
@@ -241,8 +244,10 @@ cmd_up() {
       return 0
     fi
     say "QEMU runs (pid $pid) but libvirt does not answer yet: waiting"
-    wait_ready "$pid" "$t_all"
-    return
+    local rc=0
+    wait_ready "$pid" "$t_all" || rc=$?
+    [ "$rc" = 2 ] || return "$rc"
+    say "that VM never reached init and is stopped: booting a new one"
   fi
   image_ready || cmd_build
   local prefix
@@ -253,31 +258,49 @@ cmd_up() {
   port_busy "$PORT_COMPUTE_SSH" && die "127.0.0.1:$PORT_COMPUTE_SSH is taken by another process (PORT_COMPUTE_SSH)"
   mkdir -p "$RUN" "$LOGS"
   save_caps
-  rm -f "$CONSOLE" "$RUN/qemu.log" "$PIDFILE" "$RUN/qmp.sock" "$RUN/overlay.qcow2"
   # this run's logs start empty; the previous run's stay in logs/compute/prev/
   rm -rf "$LOGS"/qemu-caps "$LOGS/prev"
   mkdir -p "$LOGS/prev"
   find "$LOGS" -mindepth 1 -maxdepth 1 ! -name prev -exec mv -t "$LOGS/prev/" {} +
   [ -s "$RUN/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C numa-compute-vm -f "$RUN/id_ed25519"
   render_boot_files
-  # a fresh overlay per run: the cached image stays pristine
-  qemu-img create -q -f qcow2 -b "$prefix.img" -F raw "$RUN/overlay.qcow2"
   echo "$prefix" >"$RUN/image"
   image_id >"$RUN/image-id"
   caps_cache >"$RUN/caps-cache"
   [ -e "$NUMA_CLOUD_STATE/nova-compute.conf.fragment" ] ||
     say "note: $NUMA_CLOUD_STATE/nova-compute.conf.fragment does not exist yet; nova-compute in the VM waits for it"
+  took "prepare (configs)" "$t0"
 
-  local net p mem=$COMPUTE_NODE_MEM_MB threads=$COMPUTE_SMP_THREADS sockets
+  # A TCG boot on a loaded 2-core machine has, rarely, stalled in the kernel before init ran
+  # (empty console for minutes, QEMU alive). Such a boot gets a second chance; a VM whose init
+  # started and then failed does not (that is a real error with its own evidence).
+  local attempt rc
+  rm -rf "$RUN"/hang-*
+  for attempt in 1 2; do
+    BOOT_ATTEMPT=$attempt
+    start_qemu "$prefix"
+    pid=$(qemu_pid) || { print_failure; die "QEMU started but exited at once"; }
+    rc=0
+    wait_ready "$pid" "$t_all" || rc=$?
+    [ "$rc" = 0 ] && return 0
+    [ "$attempt" = 1 ] && [ "$rc" = 2 ] || exit 1
+    say "boot attempt 1 never reached init (evidence above and in $RUN/hang-1/): booting again"
+  done
+}
+
+start_qemu() { # PREFIX: a fresh overlay, then QEMU daemonized (returns once it forked)
+  local prefix=$1 t0 net p mem=$COMPUTE_NODE_MEM_MB threads=$COMPUTE_SMP_THREADS sockets
+  t0=$(now)
+  rm -f "$CONSOLE" "$RUN/qemu.log" "$PIDFILE" "$RUN/qmp.sock" "$RUN/overlay.qcow2"
+  # a fresh overlay per boot: the cached image stays pristine
+  qemu-img create -q -f qcow2 -b "$prefix.img" -F raw "$RUN/overlay.qcow2"
   case $threads in 1) sockets=4 ;; 2) sockets=2 ;; *) die "COMPUTE_SMP_THREADS must be 1 or 2" ;; esac
   net="user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$PORT_COMPUTE_LIBVIRT-:16509"
   net+=",hostfwd=tcp:127.0.0.1:$PORT_COMPUTE_SSH-:22"
   for p in $FWD_PORTS; do
     net+=",guestfwd=tcp:$GUESTFWD_ADDR:$p-cmd:socat STDIO TCP:127.0.0.1:$p"
   done
-  took "prepare (overlay, configs)" "$t0"
-
-  t0=$(now)
+  # loglevel=7: the kernel's info lines reach the console, so a boot that stalls shows where
   qemu-system-x86_64 \
     -name "guest=$VM_NAME,process=$VM_NAME" \
     -machine pc -accel tcg,thread=multi \
@@ -289,7 +312,7 @@ cmd_up() {
     -numa node,nodeid=0,cpus=0-1,memdev=mem0 \
     -numa node,nodeid=1,cpus=2-3,memdev=mem1 \
     -kernel "$prefix.vmlinuz" -initrd "$prefix.initrd" \
-    -append "root=/dev/vda rw console=ttyS0 init=/sbin/numa-init panic=-1 quiet loglevel=4" \
+    -append "root=/dev/vda rw console=ttyS0 init=/sbin/numa-init panic=-1 loglevel=7" \
     -drive "file=$(qesc "$RUN/overlay.qcow2"),format=qcow2,if=virtio,cache=unsafe,discard=unmap" \
     -netdev "$net" -device virtio-net-pci,netdev=n0 \
     -virtfs "local,path=$(qesc "$NUMA_CLOUD_STATE"),mount_tag=numastate,security_model=none,readonly=on,id=numastate" \
@@ -300,16 +323,36 @@ cmd_up() {
     -qmp "unix:$(qesc "$RUN/qmp.sock"),server=on,wait=off" \
     -pidfile "$PIDFILE" -daemonize \
     2>>"$RUN/qemu.log" || { print_failure; die "QEMU did not start (see $RUN/qemu.log)"; }
-  pid=$(qemu_pid) || { print_failure; die "QEMU started but exited at once"; }
   took "QEMU start" "$t0"
-  say "QEMU pid $pid: 4 vCPUs ($sockets sockets x 1 core x $threads threads), 2 NUMA nodes x $mem MiB, TCG"
-  wait_ready "$pid" "$t_all"
+  say "QEMU pid $(qemu_pid || echo '?'): 4 vCPUs ($sockets sockets x 1 core x $threads threads), 2 NUMA nodes x $mem MiB, TCG"
+}
+
+init_started() { grep -q 'numa-init:' "$CONSOLE" 2>/dev/null || [ -s "$LOGS/init.log" ]; }
+
+qmp() { # COMMAND-LINE...: human monitor commands over QMP, their output as text
+  local c req='{"execute":"qmp_capabilities"}'
+  for c in "$@"; do req+=$'\n'"{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"$c\"}}"; done
+  printf '%s\n' "$req" | timeout 10 socat -t 5 - "UNIX-CONNECT:$RUN/qmp.sock" 2>&1 |
+    sed -n 's/.*"return": "\(.*\)"}.*/\1/p' | sed 's/\\r\\n/\n/g; s/\\n/\n/g'
+}
+
+record_hang() { # DIR: what a VM stalled before init was doing, then stop it
+  local dir=$1
+  rm -rf "$dir" && mkdir -p "$dir"
+  qmp "info status" "info cpus" "info registers -a" >"$dir/qmp.txt" 2>&1 || true
+  cp "$CONSOLE" "$dir/console.log" 2>/dev/null || true
+  echo "---- $dir/qmp.txt (QEMU's view of the stalled guest)" >&2
+  grep -E '^(VM status|\*? *CPU #|RIP=|EIP=)' "$dir/qmp.txt" | head -n 12 >&2 || true
+  cmd_down >&2
 }
 
 wait_ready() { # PID START: until libvirt answers over TCP, or QEMU dies, or the timeout
-  local pid=$1 t_all=$2 t0 deadline
+  # Returns 2 (VM stopped, evidence recorded) when init has not started within
+  # COMPUTE_INIT_TIMEOUT; a healthy boot reaches init in under 10 s here.
+  local pid=$1 t_all=$2 t0 deadline init_deadline
   t0=$(now)
   deadline=$((SECONDS + COMPUTE_BOOT_TIMEOUT))
+  init_deadline=$((SECONDS + COMPUTE_INIT_TIMEOUT))
   while ((SECONDS < deadline)); do
     if ! qemu_pid >/dev/null; then
       print_failure
@@ -330,6 +373,12 @@ wait_ready() { # PID START: until libvirt answers over TCP, or QEMU dies, or the
       took "up" "$t_all"
       say "ready: libvirt at $LIBVIRT_URI; nova-compute log: $LOGS/nova-compute.log"
       return 0
+    fi
+    if ((SECONDS >= init_deadline)) && ! init_started; then
+      print_failure
+      echo "compute-vm: ERROR: the VM's init did not start within ${COMPUTE_INIT_TIMEOUT}s (COMPUTE_INIT_TIMEOUT)" >&2
+      record_hang "$RUN/hang-${BOOT_ATTEMPT:-1}"
+      return 2
     fi
     sleep 2
   done
