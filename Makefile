@@ -91,7 +91,8 @@ cloud-smoke:
 ## pinned fixtures, then, with the compute host switched to dedicated CPUs (cpu-mode.sh split),
 ## the pinned ones, then the thread-policy and emulator-threads ones again on a compute VM
 ## without thread siblings and cpu_shared_set (COMPUTE_SMP_THREADS=1, cpu-mode.sh dedicated),
-## then it switches back; then it checks that an interrupted run leaves nothing
+## then it switches back; then the migration fixtures with a second compute VM
+## (second-compute.sh up, then down); then it checks that an interrupted run leaves nothing
 ## behind. With OS_CLOUD=<name> it runs them against that cloud, configured by
 ## NUMA_HARNESS_CONFIG (default harness.yaml). Select specs with LABELS (a Ginkgo label filter,
 ## e.g. LABELS=negative) or GINKGO_FLAGS (e.g. GINKGO_FLAGS='--focus manual-split').
@@ -123,7 +124,7 @@ ifeq ($(strip $(OS_CLOUD)),)
 	$(call time,libvirt-local (scratch libvirtd for altered-domain specs),bash ci/libvirt-local/up.sh --tcp --tls --ssh)
 	$(call time,cloud-up,bash ci/local-cloud/cloud-up.sh; $(CPU_MODE) none)
 	$(call time,NUMA suites against the local cloud (shared CPUs),\
-	  export $(LOCAL_CLOUD_ENV); $(SUITES) $(call label_filter,!pinned))
+	  export $(LOCAL_CLOUD_ENV); $(SUITES) $(call label_filter,!pinned && !migration))
 	$(call time,NUMA suites against the local cloud (pinned; dedicated CPUs with thread siblings),\
 	  if $(call selects,pinned); then $(CPU_MODE) split; \
 	    ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,pinned) ); \
@@ -133,6 +134,11 @@ ifeq ($(strip $(OS_CLOUD)),)
 	    ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,$(NO_SIBLINGS)) ) || rc=$$?; \
 	    $(CPU_MODE) none; test $$rc -eq 0; \
 	  else $(CPU_MODE) none; echo "no thread-policy or emulator-threads spec selected: phase skipped"; fi)
+	$(call time,NUMA suites against the local cloud (migrations; a second compute host),\
+	  if $(call selects,migration && !pinned); then bash ci/local-cloud/second-compute.sh up; rc=0; \
+	    ( export $(LOCAL_CLOUD_ENV); $(PINNED_SUITES) $(call label_filter,migration && !pinned) ) || rc=$$?; \
+	    bash ci/local-cloud/second-compute.sh down; test $$rc -eq 0; \
+	  else echo "no migration spec selected: phase skipped"; fi)
 	$(call time,OpenStack access and pre-flight and audit tests against the local cloud,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./pkg/clouds/openstack/ ./pkg/harness/ ./pkg/audit/)
 	$(call time,interrupted runs leave nothing behind,\

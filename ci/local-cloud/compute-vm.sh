@@ -57,10 +57,33 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${COMPUTE_SECURITY_MIRROR:=http://deb.debian.org/debian-security}"
 VM_IP=10.0.2.15       # QEMU user networking's default guest address
 VM_GATEWAY=10.0.2.2
-VM_NAME=numa-compute-vm
 SRC=$HERE/compute
-RUN=$NUMA_CLOUD_STATE/compute
-LOGS=$NUMA_CLOUD_STATE/logs/compute
+# COMPUTE_INDEX=2 is a second compute host (numa-compute-2), for migrations: its own state
+# dir, ports and 9p share (the VM's init finds its boot files at compute/boot/ in the share).
+: "${COMPUTE_INDEX:=1}"
+case $COMPUTE_INDEX in
+  1)
+    VM_NAME=numa-compute-vm
+    RUN=$NUMA_CLOUD_STATE/compute
+    LOGS=$NUMA_CLOUD_STATE/logs/compute
+    SHARE=$NUMA_CLOUD_STATE
+    ;;
+  2)
+    COMPUTE_HOST=$COMPUTE2_HOST PORT_COMPUTE_LIBVIRT=$PORT_COMPUTE2_LIBVIRT PORT_COMPUTE_SSH=$PORT_COMPUTE2_SSH
+    COMPUTE_NODE_MEM_MB=$COMPUTE2_NODE_MEM_MB
+    VM_NAME=numa-compute-vm-2
+    RUN=$NUMA_CLOUD_STATE/compute-2
+    LOGS=$NUMA_CLOUD_STATE/logs/compute-2
+    SHARE=$RUN/share
+    ;;
+  *) echo "compute-vm: ERROR: COMPUTE_INDEX must be 1 or 2 (got '$COMPUTE_INDEX')" >&2; exit 1 ;;
+esac
+BOOT_DIR=$SHARE/compute/boot
+# The hosts' private link for migrations: a second NIC per VM, joined by QEMU's UDP datagram
+# netdev on the host's loopback (VM 1 <-> VM 2); nova-compute's my_ip and libvirt's
+# live_migration_inbound_addr are the VM's address on it.
+MIGRATION_IP=192.168.76.$COMPUTE_INDEX
+MIGRATION_KEY=$NUMA_CLOUD_STATE/compute-migration/id_ed25519 # root's key on both VMs
 PIDFILE=$RUN/qemu.pid
 CONSOLE=$RUN/console.log
 LIBVIRT_URI="qemu+tcp://127.0.0.1:$PORT_COMPUTE_LIBVIRT/system"
@@ -184,13 +207,14 @@ cpu_sets() {
 render_boot_files() { # everything the VM reads from the share: $RUN/boot/
   # Files are replaced one by one with rename(2): a running VM (PID 1 runs init.sh from here)
   # keeps reading the version it opened.
-  local boot=$RUN/boot tmp sets f
+  local boot=$BOOT_DIR tmp sets f
   sets=$(cpu_sets)
+  mkdir -p "$boot"
   tmp=$(mktemp -d "$RUN/.boot.XXXXXX")
   install -m 0644 "$SRC/init.sh" "$SRC/libvirtd.conf" "$tmp/"
-  awk -v host="$COMPUTE_HOST" -v ip="$VM_IP" -v res="$COMPUTE_RESERVED_HOST_MEMORY_MB" \
+  awk -v host="$COMPUTE_HOST" -v ip="$MIGRATION_IP" -v res="$COMPUTE_RESERVED_HOST_MEMORY_MB" \
     -v dbg="$COMPUTE_NOVA_DEBUG" -v mode="$COMPUTE_CPU_MODE" -v sets="$sets" '{
-      gsub(/@COMPUTE_HOST@/, host); gsub(/@VM_IP@/, ip); gsub(/@COMPUTE_RESERVED_HOST_MEMORY_MB@/, res)
+      gsub(/@COMPUTE_HOST@/, host); gsub(/@MIGRATION_IP@/, ip); gsub(/@COMPUTE_RESERVED_HOST_MEMORY_MB@/, res)
       gsub(/@COMPUTE_NOVA_DEBUG@/, dbg); gsub(/@COMPUTE_CPU_MODE@/, mode)
       if ($0 == "@COMPUTE_CPU_SETS@") $0 = sets
       print }' "$SRC/nova-compute.conf.in" >"$tmp/nova-compute.conf"
@@ -201,8 +225,14 @@ COMPUTE_HUGEPAGES_PER_NODE=$COMPUTE_HUGEPAGES_PER_NODE
 GUESTFWD_ADDR=$GUESTFWD_ADDR
 VM_IP=$VM_IP
 VM_GATEWAY=$VM_GATEWAY
+MIGRATION_IP=$MIGRATION_IP
 EOF
-  cp "$RUN/id_ed25519.pub" "$tmp/authorized_keys"
+  cat "$RUN/id_ed25519.pub" "$MIGRATION_KEY.pub" >"$tmp/authorized_keys"
+  install -m 0600 "$MIGRATION_KEY" "$tmp/migration_key"
+  if [ "$SHARE" != "$NUMA_CLOUD_STATE" ] && [ -s "$NUMA_CLOUD_STATE/nova-compute.conf.fragment" ]; then
+    # the controller's fragment, as VM 1 sees it (a copy: this share is the VM's own)
+    install -m 0644 "$NUMA_CLOUD_STATE/nova-compute.conf.fragment" "$SHARE/nova-compute.conf.fragment"
+  fi
   mkdir -p "$boot"
   rm -rf "$boot/qemu-caps"
   if ls "$(caps_cache)"/*.xml >/dev/null 2>&1; then
@@ -256,13 +286,17 @@ cmd_up() {
   t0=$(now)
   port_busy "$PORT_COMPUTE_LIBVIRT" && die "127.0.0.1:$PORT_COMPUTE_LIBVIRT is taken by another process (PORT_COMPUTE_LIBVIRT)"
   port_busy "$PORT_COMPUTE_SSH" && die "127.0.0.1:$PORT_COMPUTE_SSH is taken by another process (PORT_COMPUTE_SSH)"
-  mkdir -p "$RUN" "$LOGS"
+  mkdir -p "$RUN" "$LOGS" "$SHARE"
   save_caps
   # this run's logs start empty; the previous run's stay in logs/compute/prev/
   rm -rf "$LOGS"/qemu-caps "$LOGS/prev"
   mkdir -p "$LOGS/prev"
   find "$LOGS" -mindepth 1 -maxdepth 1 ! -name prev -exec mv -t "$LOGS/prev/" {} +
-  [ -s "$RUN/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C numa-compute-vm -f "$RUN/id_ed25519"
+  [ -s "$RUN/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$VM_NAME" -f "$RUN/id_ed25519"
+  if [ ! -s "$MIGRATION_KEY" ]; then
+    mkdir -p "${MIGRATION_KEY%/*}"
+    ssh-keygen -q -t ed25519 -N '' -C numa-compute-migration -f "$MIGRATION_KEY"
+  fi
   render_boot_files
   echo "$prefix" >"$RUN/image"
   image_id >"$RUN/image-id"
@@ -297,6 +331,7 @@ start_qemu() { # PREFIX: a fresh overlay, then QEMU daemonized (returns once it 
   case $threads in 1) sockets=4 ;; 2) sockets=2 ;; *) die "COMPUTE_SMP_THREADS must be 1 or 2" ;; esac
   net="user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$PORT_COMPUTE_LIBVIRT-:16509"
   net+=",hostfwd=tcp:127.0.0.1:$PORT_COMPUTE_SSH-:22"
+  local link_local=$((PORT_MIGRATION_LINK + COMPUTE_INDEX)) link_remote=$((PORT_MIGRATION_LINK + 3 - COMPUTE_INDEX))
   for p in $FWD_PORTS; do
     net+=",guestfwd=tcp:$GUESTFWD_ADDR:$p-cmd:socat STDIO TCP:127.0.0.1:$p"
   done
@@ -315,7 +350,9 @@ start_qemu() { # PREFIX: a fresh overlay, then QEMU daemonized (returns once it 
     -append "root=/dev/vda rw console=ttyS0 init=/sbin/numa-init panic=-1 loglevel=7" \
     -drive "file=$(qesc "$RUN/overlay.qcow2"),format=qcow2,if=virtio,cache=unsafe,discard=unmap" \
     -netdev "$net" -device virtio-net-pci,netdev=n0 \
-    -virtfs "local,path=$(qesc "$NUMA_CLOUD_STATE"),mount_tag=numastate,security_model=none,readonly=on,id=numastate" \
+    -netdev "dgram,id=n1,local.type=inet,local.host=127.0.0.1,local.port=$link_local,remote.type=inet,remote.host=127.0.0.1,remote.port=$link_remote" \
+    -device "virtio-net-pci,netdev=n1,mac=52:54:00:76:00:0$COMPUTE_INDEX" \
+    -virtfs "local,path=$(qesc "$SHARE"),mount_tag=numastate,security_model=none,readonly=on,id=numastate" \
     -virtfs "local,path=$(qesc "$LOGS"),mount_tag=numalogs,security_model=none,id=numalogs" \
     -device virtio-rng-pci \
     -nodefaults -display none -vga none -no-reboot \

@@ -28,6 +28,18 @@ type Step struct {
 	Notes       []string            `json:"notes,omitempty"`
 }
 
+// NeedsHostsError says a migration was asked for on a configuration with a
+// single compute host: there is nowhere to move the server to.
+type NeedsHostsError struct {
+	Operation openstack.Operation
+	Hosts     []string
+}
+
+// Error names the operation and the hosts there are.
+func (e *NeedsHostsError) Error() string {
+	return fmt.Sprintf("%s needs a second compute host in the harness configuration; configured: %v", e.Operation, e.Hosts)
+}
+
 // Lifecycle applies op to the fixture's server and computes what its
 // domain must look like afterwards. Operations that reuse the stored NUMA
 // topology (reboots, stop/start, suspend, pause, rebuild) must leave the
@@ -44,10 +56,13 @@ func (env *Env) Lifecycle(ctx context.Context, run *openstack.Run, res *Result, 
 		return nil, fmt.Errorf("fixture %s has no running server to apply %s to", res.Fixture.Name, op)
 	}
 	step := &Step{Operation: op, Flavor: res.Flavor.Name}
-	prev := res.Expected
+	prev, from := res.Expected, res.Host
 	if last != nil {
-		prev = last.Expected
+		prev, from = last.Expected, last.Host
 		step.Flavor = last.Flavor
+	}
+	if op.Migrates() && len(env.Hosts) < 2 {
+		return nil, &NeedsHostsError{Operation: op, Hosts: env.Pool.Hosts()}
 	}
 	flavor := topology.Flavor{VCPUs: res.Fixture.Flavor.VCPUs, MemoryMB: res.Fixture.Flavor.RAMMB, ExtraSpecs: res.Fixture.Flavor.ExtraSpecs}
 	var image topology.ImageProps
@@ -73,18 +88,22 @@ func (env *Env) Lifecycle(ctx context.Context, run *openstack.Run, res *Result, 
 	}
 
 	var cands []Candidate
-	if op.Reclaims() {
+	switch {
+	case op.Migrates():
+		// The scheduler picks the destination: the expectation is fitted
+		// once the server is there (below).
+	case op.Reclaims():
 		exclude := res.Server.ID
 		snapshot := "before " + string(op) + ", without this server"
 		if op == openstack.OpResize {
 			exclude, snapshot = "", "before resize, with this server's old claim"
 		}
-		exp, others, err := env.Predict(ctx, res.Host, flavor, image, exclude)
+		exp, others, err := env.Predict(ctx, from, flavor, image, exclude)
 		if err != nil {
 			return nil, err
 		}
 		cands = append(cands, Candidate{Snapshot: snapshot, Others: others, Expected: exp})
-	} else {
+	default:
 		cands = append(cands, Candidate{Snapshot: "the placement before " + string(op), Expected: prev})
 	}
 
@@ -99,13 +118,16 @@ func (env *Env) Lifecycle(ctx context.Context, run *openstack.Run, res *Result, 
 	if _, ok := env.Hosts[sh.Host]; !ok {
 		return nil, fmt.Errorf("after %s, server %s is on compute host %q, which is not in %s", op, res.Server.ID, sh.Host, env.Config.File)
 	}
+	if op.Migrates() && sh.Host == from {
+		return nil, fmt.Errorf("after %s, server %s: expected it on another compute host than %s, observed it still there (Nova rolled the migration back; see GET /servers/%s/migrations)", op, res.Server.ID, from, res.Server.ID)
+	}
 	if op.Reclaims() {
 		exp, others, err := env.Predict(ctx, sh.Host, flavor, image, res.Server.ID)
 		if err != nil {
 			return nil, err
 		}
-		if exp.FragmentsXML != cands[0].Expected.FragmentsXML || sh.Host != res.Host {
-			cands = append(cands, Candidate{Snapshot: "after " + string(op) + ", without this server", Others: others, Expected: exp})
+		if len(cands) == 0 || exp.FragmentsXML != cands[0].Expected.FragmentsXML || sh.Host != from {
+			cands = append(cands, Candidate{Snapshot: "after " + string(op) + " to " + sh.Host + ", without this server", Others: others, Expected: exp})
 		}
 	}
 	conn, err := env.Pool.Conn(ctx, sh.Host)

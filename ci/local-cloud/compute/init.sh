@@ -179,9 +179,26 @@ else
   fail "no network interface"
 fi
 
-# ssh for debugging (compute-vm.sh ssh), key from the run's state dir.
+# The hosts' private link (second NIC) for migrations between compute VMs.
+link=""
+for d in /sys/class/net/*; do
+  case ${d##*/} in lo | "$nic") continue ;; esac
+  link=${d##*/}; break
+done
+if [ -n "$link" ] && [ -n "${MIGRATION_IP:-}" ]; then
+  ip link set "$link" up && ip addr add "$MIGRATION_IP/24" dev "$link" ||
+    fail "network set-up of $link (migration link)"
+  log "network: $link $MIGRATION_IP/24 (link between compute VMs)"
+fi
+
+# ssh: for debugging (compute-vm.sh ssh, the run's key) and between compute VMs (nova-compute
+# as root copies disks to the other host on a cold migration).
 if [ -x /usr/sbin/sshd ] && [ -s "$BOOT/authorized_keys" ]; then
   install -d -m 700 /root/.ssh && install -m 600 "$BOOT/authorized_keys" /root/.ssh/authorized_keys
+  if [ -s "$BOOT/migration_key" ]; then
+    install -m 600 "$BOOT/migration_key" /root/.ssh/id_ed25519
+    printf 'Host 192.168.76.*\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n' >/root/.ssh/config
+  fi
   /usr/sbin/sshd -E "$LOGDIR/sshd.log" && log "sshd: started" || fail "sshd did not start"
 fi
 

@@ -29,15 +29,36 @@ const (
 	// OpResize resizes to another flavor and confirms; the flavor is an
 	// argument of Apply.
 	OpResize Operation = "resize"
+	// OpColdMigrate moves the server to another host the scheduler picks
+	// (a resize to the same flavor) and confirms.
+	OpColdMigrate Operation = "cold-migrate"
+	// OpLiveMigrate moves the running server to another host the scheduler
+	// picks, copying local disks when the hosts share no storage.
+	OpLiveMigrate Operation = "live-migrate"
 )
 
 // Operations lists the operations, in the order a lifecycle group runs them.
-var Operations = []Operation{OpHardReboot, OpSoftReboot, OpStopStart, OpSuspendResume, OpPauseUnpause, OpRebuild, OpShelveUnshelve, OpResize}
+var Operations = []Operation{OpHardReboot, OpSoftReboot, OpStopStart, OpSuspendResume, OpPauseUnpause, OpRebuild, OpShelveUnshelve, OpResize, OpColdMigrate, OpLiveMigrate}
 
 // Reclaims reports whether Nova fits the guest onto a host again (a new
 // claim, possibly a different placement) rather than reusing the stored
 // topology.
-func (o Operation) Reclaims() bool { return o == OpShelveUnshelve || o == OpResize }
+func (o Operation) Reclaims() bool { return o == OpShelveUnshelve || o == OpResize || o.Migrates() }
+
+// Migrates reports whether the operation must move the server to another
+// compute host.
+func (o Operation) Migrates() bool { return o == OpColdMigrate || o == OpLiveMigrate }
+
+// MicroversionLiveMigrateAuto lets block_migration be "auto": Nova copies
+// local disks only when the hosts share no storage.
+const MicroversionLiveMigrateAuto = "2.25"
+
+// liveMigrateAuto is os-migrateLive with the scheduler choosing the host.
+type liveMigrateAuto struct{}
+
+func (liveMigrateAuto) ToLiveMigrateMap() (map[string]any, error) {
+	return map[string]any{"os-migrateLive": map[string]any{"host": nil, "block_migration": "auto"}}, nil
+}
 
 // Apply performs op on server id and waits until the server is ACTIVE again
 // (with no task running), each step bounded by timeout. image is the image
@@ -100,6 +121,20 @@ func (c *Cloud) Apply(ctx context.Context, id string, op Operation, image, flavo
 			return err
 		}
 		return step("confirm resize", func() error { return servers.ConfirmResize(ctx, sc, id).ExtractErr() }, "ACTIVE")
+	case OpColdMigrate:
+		if err := step("cold migrate", func() error { return servers.Migrate(ctx, sc, id).ExtractErr() }, "VERIFY_RESIZE"); err != nil {
+			return err
+		}
+		return step("confirm migration", func() error { return servers.ConfirmResize(ctx, sc, id).ExtractErr() }, "ACTIVE")
+	case OpLiveMigrate:
+		if err := c.checkMicroversion("live migration with block_migration auto", MicroversionLiveMigrateAuto); err != nil {
+			return err
+		}
+		// A failed live migration rolls back to ACTIVE on the source:
+		// the caller checks that the host changed.
+		return step("live migrate", func() error {
+			return servers.LiveMigrate(ctx, c.computeAt(MicroversionLiveMigrateAuto), id, liveMigrateAuto{}).ExtractErr()
+		}, "ACTIVE")
 	}
 	return fmt.Errorf("openstack: unknown operation %q; known: %v", op, Operations)
 }
