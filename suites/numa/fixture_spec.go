@@ -224,8 +224,8 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 				BeforeEach(func() {
 					// res is set: the specs run only after the BeforeAll passed.
 					if res.Want.Outcome != outcome {
-						Skip(fmt.Sprintf("fixture %s: Nova %s answers %s; this cloud runs %s, which answers %s",
-							fx.Name, fx.Expect.Releases(outcome), outcome, in.Env.Profile.Name, res.Want.Outcome))
+						Skip(fmt.Sprintf("fixture %s: Nova %s answers %s; this cloud runs %s, which answers %s (release changes: %s)",
+							fx.Name, fx.Expect.Releases(outcome), outcome, in.Env.Profile.Name, res.Want.Outcome, fx.Expect.Changes()))
 					}
 				})
 				outcomeSpecs(outcome)
