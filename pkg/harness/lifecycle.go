@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"libvirt.org/go/libvirtxml"
 
@@ -62,7 +64,7 @@ func (env *Env) Lifecycle(ctx context.Context, run *openstack.Run, res *Result, 
 		step.Flavor = last.Flavor
 	}
 	if op.Migrates() && len(env.Hosts) < 2 {
-		return nil, &NeedsHostsError{Operation: op, Hosts: env.Pool.Hosts()}
+		return nil, &NeedsHostsError{Operation: op, Hosts: slices.Sorted(maps.Keys(env.Hosts))}
 	}
 	flavor := topology.Flavor{VCPUs: res.Fixture.Flavor.VCPUs, MemoryMB: res.Fixture.Flavor.RAMMB, ExtraSpecs: res.Fixture.Flavor.ExtraSpecs}
 	var image topology.ImageProps
