@@ -540,6 +540,11 @@ func (o *Oracle) unregister(ids ...string) {
 
 // send queues one line for the writer goroutine.
 func (o *Oracle) send(ctx context.Context, line []byte) error {
+	// select picks at random among ready cases: without this check a case
+	// under an already expired ctx would still be sent, and answered.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case o.lines <- line:
 		return nil
