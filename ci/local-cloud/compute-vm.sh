@@ -275,6 +275,7 @@ cmd_up() {
     fi
     say "QEMU runs (pid $pid) but libvirt does not answer yet: waiting"
     local rc=0
+    BOOT_ATTEMPT=0 # its evidence goes to hang-0/
     wait_ready "$pid" "$t_all" || rc=$?
     [ "$rc" = 2 ] || return "$rc"
     say "that VM never reached init and is stopped: booting a new one"
@@ -309,7 +310,7 @@ cmd_up() {
   # (empty console for minutes, QEMU alive). Such a boot gets a second chance; a VM whose init
   # started and then failed does not (that is a real error with its own evidence).
   local attempt rc
-  rm -rf "$RUN"/hang-*
+  rm -rf "$RUN/hang-1" "$RUN/hang-2"
   for attempt in 1 2; do
     BOOT_ATTEMPT=$attempt
     start_qemu "$prefix"
