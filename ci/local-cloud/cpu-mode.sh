@@ -59,18 +59,7 @@ matches() { # placement's totals are the mode's (an absent class counts as 0), t
   seen="VCPU ${vcpu:-0} PCPU ${pcpu:-0} HW_CPU_HYPERTHREADING $ht"
   [ "${vcpu:-0}" = "$want_vcpu" ] && [ "${pcpu:-0}" = "$want_pcpu" ] && [ "$ht" = "$want_ht" ]
 }
-# The scheduler's ComputeFilter drops a host whose nova-compute has not sent a heartbeat within
-# service_down_time; nova-compute updates placement before its first heartbeat, so placement
-# alone can say "ready" while every boot still ends in NoValidHost. Wait for a heartbeat the
-# restarted service sent (recorded after $restarted, both in the controller's UTC clock).
-service_up_since() {
-  local line
-  line=$(openstack compute service list --service nova-compute --host "$COMPUTE_HOST" -f value -c Status -c State -c "Updated At" 2>/dev/null) || return 1
-  seen_service=$line
-  read -r status state updated <<<"$line"
-  [ "$status" = enabled ] && [ "$state" = up ] && [[ ${updated%%.*} > $1 ]]
-}
-seen="" seen_service=""
+seen="" SERVICE_SEEN=""
 # split and pernode have the same totals: only "none" is recognised from placement (and a
 # restart is cheap next to a wrong CPU set).
 if [ "$mode" = none ] && matches; then
@@ -91,9 +80,9 @@ else
     fi
     sleep 5
   done
-  until service_up_since "$restarted"; do
+  until compute_service_up_since "$COMPUTE_HOST" "$restarted"; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      die "after ${CPU_MODE_TIMEOUT}s nova-compute on $COMPUTE_HOST has sent no heartbeat since its restart at $restarted UTC (status, state, last heartbeat: ${seen_service:-not listed}; see: compute-vm.sh logs)"
+      die "after ${CPU_MODE_TIMEOUT}s nova-compute on $COMPUTE_HOST has sent no heartbeat since its restart at $restarted UTC (status, state, last heartbeat: ${SERVICE_SEEN:-not listed}; see: compute-vm.sh logs)"
     fi
     sleep 2
   done

@@ -21,27 +21,20 @@ use_local_cloud
 start=$EPOCHREALTIME
 MARK=$NUMA_CLOUD_STATE/compute-2/up
 
-heartbeat_after() { # HOST EPOCH: the host's nova-compute is enabled, up, with a newer heartbeat
-  local line status state updated
-  line=$(openstack compute service list --service nova-compute --host "$1" -f value -c Status -c State -c "Updated At" 2>/dev/null) || return 1
-  seen=$line
-  read -r status state updated <<<"$line"
-  [ "$status" = enabled ] && [ "$state" = up ] && [ "$(date -u -d "${updated%%.*}" +%s 2>/dev/null || echo 0)" -gt "$2" ]
-}
-
 cmd_up() {
-  local booted deadline seen=""
+  local booted deadline
   "$HERE/compute-vm.sh" status >/dev/null 2>&1 || die "the first compute VM is not running (make cloud-up)"
-  booted=$(date +%s)
+  booted=$(date -u +%FT%T)
   COMPUTE_INDEX=2 COMPUTE_CPU_MODE=none bash "$HERE/compute-vm.sh" up
   # A disabled service (the last `down`) stays disabled across restarts: enable it.
   openstack compute service set --enable "$COMPUTE2_HOST" nova-compute >/dev/null 2>&1 || true
   deadline=$(($(date +%s) + SECOND_COMPUTE_TIMEOUT))
-  until heartbeat_after "$COMPUTE2_HOST" "$booted" &&
+  SERVICE_SEEN=""
+  until compute_service_up_since "$COMPUTE2_HOST" "$booted" &&
     openstack resource provider list --name "$COMPUTE2_HOST" -f value -c uuid 2>/dev/null | grep -q . &&
     openstack hypervisor list -f value -c "Hypervisor Hostname" 2>/dev/null | grep -qx "$COMPUTE2_HOST"; do
     [ "$(date +%s)" -lt "$deadline" ] ||
-      die "after ${SECOND_COMPUTE_TIMEOUT}s $COMPUTE2_HOST is not ready (service: ${seen:-not listed}; see COMPUTE_INDEX=2 compute-vm.sh logs)"
+      die "after ${SECOND_COMPUTE_TIMEOUT}s $COMPUTE2_HOST is not ready (service: ${SERVICE_SEEN:-not listed}; see COMPUTE_INDEX=2 compute-vm.sh logs)"
     # enable again once the service exists; map the host into cell1 without waiting for the
     # scheduler's periodic discovery
     openstack compute service set --enable "$COMPUTE2_HOST" nova-compute >/dev/null 2>&1 || true

@@ -121,14 +121,17 @@ const activeMark = "live domain XML"
 // ("active": its own output, since a fast boot and fast checks can come and
 // go between two polls of the cloud).
 func waitFor(ctx context.Context, cloud *openstack.Cloud, runID, when string, exited <-chan error, out *syncBuffer) error {
-	lastPoll := time.Time{}
+	interval := 2 * time.Second // a cloud API call per poll
+	if when == "active" {
+		interval = 200 * time.Millisecond // a look at the output so far
+	}
 	for {
 		select {
 		case err := <-exited:
 			return fmt.Errorf("the suite exited (%v) before its server reached %q", err, when)
 		case <-ctx.Done():
 			return fmt.Errorf("run %s: no server reached %q in time", runID, when)
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(interval):
 		}
 		if when == "active" {
 			if out.Contains(activeMark) {
@@ -136,10 +139,6 @@ func waitFor(ctx context.Context, cloud *openstack.Cloud, runID, when string, ex
 			}
 			continue
 		}
-		if time.Since(lastPoll) < 2*time.Second {
-			continue
-		}
-		lastPoll = time.Now()
 		left, err := cloud.FindLeftovers(ctx, runID)
 		if err != nil {
 			return err
