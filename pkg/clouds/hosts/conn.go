@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,25 +29,47 @@ const maxInFlight = 4
 // before the socket is simply closed.
 const closeGrace = 2 * time.Second
 
+// redialRetry is how often a re-dial tries again while the host refuses
+// connections (a libvirtd being restarted), within the host's timeout.
+const redialRetry = 500 * time.Millisecond
+
 // Conn is a connection to one host's libvirt. It is safe for concurrent
-// use. Once a call has timed out or libvirtd has hung up, every call fails
-// with ErrConnClosed; dial again.
+// use, and it heals: when a call has timed out (which closes the socket,
+// the only way to stop a go-libvirt call) or libvirtd has hung up, the
+// next call dials the host again, so one slow or interrupted call fails
+// only itself. Only Close ends a Conn for good.
 type Conn struct {
 	cfg     HostConfig
 	ep      endpoint
 	timeout time.Duration
-	dialer  *dialer
-	lv      *libvirt.Libvirt
 	slots   chan struct{}
+	// dialing serialises re-dials; a channel so that waiting for it
+	// honours the caller's context.
+	dialing chan struct{}
+
+	mu      sync.Mutex
+	sess    *session
+	closed  bool
+	redials int
+}
+
+// errHungUp is why a session ends when libvirtd closed it.
+var errHungUp = errors.New("libvirtd hung up")
+
+// session is one libvirt connection of a Conn: a socket and go-libvirt's
+// client over it. A Conn replaces a session that broke.
+type session struct {
+	dialer *dialer
+	lv     *libvirt.Libvirt
 
 	mu     sync.Mutex
-	closed error // why the Conn is unusable; nil while it is usable
+	broken error // why the session is unusable (wraps ErrConnClosed); nil while usable
 }
 
 // Dial connects to the host's libvirt, read-only unless cfg.ReadWrite. The
 // connect is bounded by ctx and by the host's timeout.
 func Dial(ctx context.Context, cfg HostConfig) (*Conn, error) {
-	c := &Conn{cfg: cfg, timeout: cfg.Timeout, slots: make(chan struct{}, maxInFlight)}
+	c := &Conn{cfg: cfg, timeout: cfg.Timeout, slots: make(chan struct{}, maxInFlight), dialing: make(chan struct{}, 1)}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
 	}
@@ -54,78 +77,179 @@ func Dial(ctx context.Context, cfg HostConfig) (*Conn, error) {
 		return nil, c.errorf("configuration", err)
 	}
 	c.ep, _ = parseURI(cfg.URI, !cfg.ReadWrite)
+	s, err := c.open(ctx)
+	if err != nil {
+		return nil, c.errorf("connect", err)
+	}
+	c.sess = s
+	return c, nil
+}
 
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+// open dials a new session under ctx and the host's timeout.
+func (c *Conn) open(parent context.Context) (*session, error) {
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
-	c.dialer = &dialer{ctx: ctx, cfg: cfg, ep: c.ep, readOnly: !cfg.ReadWrite}
-	c.lv = libvirt.NewWithDialer(c.dialer)
+	s := &session{dialer: &dialer{ctx: ctx, cfg: c.cfg, ep: c.ep, readOnly: !c.cfg.ReadWrite}}
+	s.lv = libvirt.NewWithDialer(s.dialer)
 	done := make(chan error, 1)
-	go func() { done <- c.lv.ConnectToURI(libvirt.ConnectURI(c.ep.driver)) }()
+	go func() { done <- s.lv.ConnectToURI(libvirt.ConnectURI(c.ep.driver)) }()
 	select {
 	case err := <-done:
 		if err != nil {
-			c.dialer.close()
-			return nil, c.errorf("connect", err)
+			s.dialer.close()
+			return nil, err
 		}
+		return s, nil
 	case <-ctx.Done():
-		c.dialer.close()
-		return nil, c.errorf("connect", c.gaveUp(parent))
+		s.dialer.close()
+		return nil, c.gaveUp(parent)
 	}
-	return c, nil
+}
+
+// reopen replaces a broken session: it dials again, and while the host
+// refuses connections (its libvirtd restarting) tries again every
+// redialRetry, all within the host's timeout and ctx.
+func (c *Conn) reopen(ctx context.Context, why error) (*session, error) {
+	deadline := time.Now().Add(c.timeout)
+	for {
+		s, err := c.open(ctx)
+		if err == nil {
+			return s, nil
+		}
+		refused := errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
+		if !refused || time.Now().Add(redialRetry).After(deadline) {
+			return nil, fmt.Errorf("dial again after %v: %w", why, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dial again after %v: gave up: %w", why, context.Cause(ctx))
+		case <-time.After(redialRetry):
+		}
+	}
+}
+
+// current is the usable session, dialed anew when the last one broke.
+func (c *Conn) current(ctx context.Context) (*session, error) {
+	c.mu.Lock()
+	s, closed := c.sess, c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("%w: closed by the caller", ErrConnClosed)
+	}
+	if s.err() == nil {
+		return s, nil
+	}
+	select {
+	case c.dialing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("gave up waiting for another caller's re-dial: %w", context.Cause(ctx))
+	}
+	defer func() { <-c.dialing }()
+	c.mu.Lock()
+	s = c.sess // another caller may have re-dialed meanwhile
+	c.mu.Unlock()
+	why := s.err()
+	if why == nil {
+		return s, nil
+	}
+	ns, err := c.reopen(ctx, why)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		ns.close()
+		return nil, fmt.Errorf("%w: closed by the caller", ErrConnClosed)
+	}
+	c.sess, c.redials = ns, c.redials+1
+	return ns, nil
 }
 
 // Config is the configuration the Conn was dialed with.
 func (c *Conn) Config() HostConfig { return c.cfg }
 
-// Err is nil while the Conn is usable, and otherwise says why it is not
-// (wrapping ErrConnClosed).
+// Err is nil while the Conn's current session is usable, and otherwise
+// says why it is not (wrapping ErrConnClosed). A broken session is
+// replaced by the next call; only after Close does every call fail.
 func (c *Conn) Err() error {
 	c.mu.Lock()
+	s, closed := c.sess, c.closed
+	c.mu.Unlock()
+	if closed {
+		return fmt.Errorf("%w: closed by the caller", ErrConnClosed)
+	}
+	return s.err()
+}
+
+// Redials is how many times the Conn has dialed its host again after a
+// session broke.
+func (c *Conn) Redials() int {
+	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed == nil {
+	return c.redials
+}
+
+// Close ends the connection for good. It does not wait longer than a
+// moment for a host that does not answer.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	s := c.sess
+	c.mu.Unlock()
+	if !already {
+		s.close()
+	}
+	return nil
+}
+
+// err is nil while the session is usable.
+func (s *session) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken == nil {
 		select {
-		case <-c.lv.Disconnected():
-			c.closed = fmt.Errorf("%w: libvirtd hung up", ErrConnClosed)
+		case <-s.lv.Disconnected():
+			s.broken = fmt.Errorf("%w: %w", ErrConnClosed, errHungUp)
 		default:
 		}
 	}
-	return c.closed
+	return s.broken
 }
 
-// Close ends the connection. It does not wait longer than a moment for a
-// host that does not answer.
-func (c *Conn) Close() error {
-	c.mu.Lock()
-	already := c.closed != nil
-	if !already {
-		c.closed = fmt.Errorf("%w: closed by the caller", ErrConnClosed)
+// kill makes the session unusable for the reason given and closes the
+// socket, which ends every pending go-libvirt call on it.
+func (s *session) kill(reason error) {
+	s.mu.Lock()
+	if s.broken == nil {
+		s.broken = fmt.Errorf("%w: %v", ErrConnClosed, reason)
 	}
-	c.mu.Unlock()
-	if !already {
+	s.mu.Unlock()
+	s.dialer.close()
+}
+
+// close says goodbye to libvirtd, waiting at most closeGrace, and closes
+// the socket.
+func (s *session) close() {
+	s.mu.Lock()
+	polite := s.broken == nil
+	if polite {
+		s.broken = fmt.Errorf("%w: closed by the caller", ErrConnClosed)
+	}
+	s.mu.Unlock()
+	if polite {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			c.lv.Disconnect()
+			s.lv.Disconnect()
 		}()
 		select {
 		case <-done:
 		case <-time.After(closeGrace):
 		}
 	}
-	c.dialer.close()
-	return nil
-}
-
-// kill makes the Conn unusable for the reason given and closes the socket,
-// which ends every pending go-libvirt call.
-func (c *Conn) kill(reason error) {
-	c.mu.Lock()
-	if c.closed == nil {
-		c.closed = fmt.Errorf("%w: %v", ErrConnClosed, reason)
-	}
-	c.mu.Unlock()
-	c.dialer.close()
+	s.dialer.close()
 }
 
 func (c *Conn) errorf(op string, err error) *HostError {
@@ -145,52 +269,66 @@ func (c *Conn) gaveUp(parent context.Context) error {
 	return fmt.Errorf("no answer within %s (the host's timeout): %w", c.timeout, context.DeadlineExceeded)
 }
 
-// call runs one go-libvirt call under ctx and the host's timeout. go-libvirt
-// calls cannot be cancelled; closing the connection is what makes one
-// return. So a call still unanswered after the host's timeout closes the
-// connection (libvirtd is hung, or the network is). A caller that gives up
-// earlier gets its error at once, while the call finishes in the
-// background under the same timeout: one impatient caller does not break
-// the connection that a Pool shares with others.
+// call runs one go-libvirt call under ctx and the host's timeout, on the
+// current session (dialed anew if the last one broke). A call that finds
+// its session gone under it (libvirtd restarted since the last call, and
+// go-libvirt had not noticed yet) is sent once more on a fresh session:
+// every call here reads, or defines and undefines by UUID, so sending it
+// twice is harmless.
 func (c *Conn) call(ctx context.Context, op string, f func(lv *libvirt.Libvirt) error) error {
-	if err := c.Err(); err != nil {
-		return c.errorf(op, err)
+	gone, err := c.attempt(ctx, op, f)
+	if gone && ctx.Err() == nil {
+		_, err = c.attempt(ctx, op, f)
 	}
+	return err
+}
+
+// attempt makes one call. go-libvirt calls cannot be cancelled; closing
+// the socket is what makes one return. So a call still unanswered after
+// the host's timeout kills its session (libvirtd is hung, or the network
+// is), and the next call dials again. A caller that gives up earlier gets
+// its error at once, while the call finishes in the background under the
+// same timeout: one impatient caller does not break the session that a
+// Pool shares with others. gone reports that the session went away under
+// the call.
+func (c *Conn) attempt(ctx context.Context, op string, f func(lv *libvirt.Libvirt) error) (gone bool, err error) {
 	if ctx.Err() != nil {
-		return c.errorf(op, fmt.Errorf("gave up before calling: %w", context.Cause(ctx)))
+		return false, c.errorf(op, fmt.Errorf("gave up before calling: %w", context.Cause(ctx)))
+	}
+	s, err := c.current(ctx)
+	if err != nil {
+		return false, c.errorf(op, err)
 	}
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
-		return c.errorf(op, fmt.Errorf("gave up waiting for a free request slot: %w", context.Cause(ctx)))
+		return false, c.errorf(op, fmt.Errorf("gave up waiting for a free request slot: %w", context.Cause(ctx)))
 	}
 	done := make(chan error, 1)
 	go func() {
 		defer func() { <-c.slots }()
-		done <- f(c.lv)
+		done <- f(s.lv)
 	}()
 	timer := time.NewTimer(c.timeout)
 	hung := func() error {
 		why := fmt.Errorf("no answer within %s (the host's timeout): %w", c.timeout, context.DeadlineExceeded)
-		c.kill(fmt.Errorf("%s: %v", op, why))
-		return fmt.Errorf("%w; connection closed", why)
+		s.kill(fmt.Errorf("%s: %v", op, why))
+		return fmt.Errorf("%w; connection closed, the next call dials again", why)
 	}
 	select {
 	case err := <-done:
 		timer.Stop()
 		if err == nil {
-			return nil
+			return false, nil
 		}
-		if errors.Is(err, libvirt.ErrInterrupted) || errors.Is(err, syscall.EINVAL) {
-			// go-libvirt's ways of saying the socket went away.
-			c.kill(fmt.Errorf("libvirtd hung up during %s", op))
-			if cerr := c.Err(); cerr != nil {
-				err = fmt.Errorf("%w (%v)", cerr, err)
-			}
+		if !socketGone(err) {
+			return false, c.errorf(op, err)
 		}
-		return c.errorf(op, err)
+		prior := s.err()
+		s.kill(fmt.Errorf("libvirtd hung up during %s", op))
+		return prior == nil || errors.Is(prior, errHungUp), c.errorf(op, fmt.Errorf("%w (%v); the next call dials again", s.err(), err))
 	case <-timer.C:
-		return c.errorf(op, hung())
+		return false, c.errorf(op, hung())
 	case <-ctx.Done():
 		go func() {
 			select {
@@ -200,8 +338,14 @@ func (c *Conn) call(ctx context.Context, op string, f func(lv *libvirt.Libvirt) 
 				hung()
 			}
 		}()
-		return c.errorf(op, fmt.Errorf("gave up: %w", context.Cause(ctx)))
+		return false, c.errorf(op, fmt.Errorf("gave up: %w", context.Cause(ctx)))
 	}
+}
+
+// socketGone reports go-libvirt's ways of saying the socket went away.
+func socketGone(err error) bool {
+	return errors.Is(err, libvirt.ErrInterrupted) || errors.Is(err, syscall.EINVAL) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
 }
 
 // Capabilities is the host's libvirt capabilities (virsh capabilities),

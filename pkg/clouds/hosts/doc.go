@@ -14,8 +14,8 @@
 // refuses any change. go-libvirt's calls take no context: every call here
 // runs under the caller's context and the host's per-call timeout, and a
 // call that does not answer in time closes the connection (the only way to
-// stop the call), after which the Conn reports ErrConnClosed and a Pool
-// dials again.
+// stop the call); the Conn then dials the host again on its next call, so
+// one hung call or one libvirtd restart fails only the calls in flight.
 //
 // Every failure is a *HostError naming the host, its URI and the operation,
 // so a report can say which host failed and how; XML that libvirt returned

@@ -155,7 +155,7 @@ func defineSample(t *testing.T, setup *Conn, s sample, change func(*libvirtxml.D
 	}
 	t.Cleanup(func() {
 		// t.Context is already cancelled here.
-		if err := setup.lv.DomainUndefineFlags(dom, 0); err != nil {
+		if err := setup.sess.lv.DomainUndefineFlags(dom, 0); err != nil {
 			t.Errorf("undefining %s: %v", name, err)
 		}
 	})
@@ -165,7 +165,7 @@ func defineSample(t *testing.T, setup *Conn, s sample, change func(*libvirtxml.D
 // sweepStale undefines test domains older than an hour: a run killed
 // before its cleanups leaves them, and they would pile up.
 func sweepStale(t *testing.T, setup *Conn) {
-	doms, _, err := setup.lv.ConnectListAllDomains(1, libvirt.ConnectListDomainsPersistent|libvirt.ConnectListDomainsInactive)
+	doms, _, err := setup.sess.lv.ConnectListAllDomains(1, libvirt.ConnectListDomainsPersistent|libvirt.ConnectListDomainsInactive)
 	if err != nil {
 		t.Logf("listing domains: %v", err)
 		return
@@ -180,7 +180,7 @@ func sweepStale(t *testing.T, setup *Conn) {
 		if err != nil || time.Since(time.Unix(sec, 0)) < time.Hour {
 			continue
 		}
-		if err := setup.lv.DomainUndefineFlags(d, 0); err != nil {
+		if err := setup.sess.lv.DomainUndefineFlags(d, 0); err != nil {
 			t.Logf("removing stale %s: %v", d.Name, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,7 +159,7 @@ func TestReadOnlyIsEnforced(t *testing.T) {
 	define := func(c *Conn) error {
 		// Invalid XML: a read-write connection fails parsing it, a
 		// read-only one is refused before that.
-		_, err := c.lv.DomainDefineXML("<domain/>")
+		_, err := c.sess.lv.DomainDefineXML("<domain/>")
 		return err
 	}
 	denied := func(err error) bool {
@@ -277,12 +278,16 @@ func silentListener(t *testing.T) string {
 }
 
 // freezableProxy relays TCP to the local read-only libvirt socket and can
-// stop relaying, so that a connected libvirt appears to hang mid-call.
+// stop relaying, so that a connected libvirt appears to hang mid-call, or
+// go away and come back, as a restarted libvirtd does.
 type freezableProxy struct {
 	addr   string
 	mu     sync.Mutex
 	frozen bool
 	wake   chan struct{}
+	l      net.Listener
+	open   []net.Conn
+	wg     sync.WaitGroup
 }
 
 func newFreezableProxy(t *testing.T) *freezableProxy {
@@ -291,40 +296,60 @@ func newFreezableProxy(t *testing.T) *freezableProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &freezableProxy{addr: l.Addr().String(), wake: make(chan struct{})}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	go func() {
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("unix", DefaultReadOnlySocket)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			mu.Lock()
-			open = append(open, in, out)
-			mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); p.relay(out, in); out.Close() }()
-			go func() { defer wg.Done(); io.Copy(in, out); in.Close() }()
-		}
-	}()
+	p := &freezableProxy{addr: l.Addr().String(), wake: make(chan struct{}), l: l}
+	go p.serve(l)
 	t.Cleanup(func() {
-		l.Close()
+		p.down()
 		p.set(false)
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+		p.wg.Wait()
 	})
 	return p
+}
+
+func (p *freezableProxy) serve(l net.Listener) {
+	for {
+		in, err := l.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("unix", DefaultReadOnlySocket)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.open = append(p.open, in, out)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); p.relay(out, in); out.Close() }()
+		go func() { defer p.wg.Done(); io.Copy(in, out); in.Close() }()
+	}
+}
+
+// down stops listening and drops every relayed connection: to a client,
+// libvirtd has hung up and refuses new connections.
+func (p *freezableProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.l.Close()
+	for _, c := range p.open {
+		c.Close()
+	}
+	p.open = nil
+}
+
+// restart is down, a pause of d, and listening again on the same address.
+func (p *freezableProxy) restart(t *testing.T, d time.Duration) {
+	p.down()
+	time.Sleep(d)
+	l, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
+	}
+	p.mu.Lock()
+	p.l = l
+	p.mu.Unlock()
+	go p.serve(l)
 }
 
 // relay copies client to libvirtd, holding data back while frozen.
@@ -364,7 +389,8 @@ func (p *freezableProxy) set(frozen bool) {
 
 // TestCallTimeout checks that a call that gets no answer ends within the
 // host's timeout with an error naming the host and operation, that the
-// connection is then unusable and says so, and that a Pool dials anew.
+// connection says its session is closed, and that the next call on the same
+// Conn dials again and succeeds: one hung call fails only itself.
 func TestCallTimeout(t *testing.T) {
 	dialLocal(t) // skips without libvirtd
 	ctx := t.Context()
@@ -389,28 +415,80 @@ func TestCallTimeout(t *testing.T) {
 	if !errors.As(err, &he) || he.Host != cfg.Name || he.Op != "capabilities" || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
 	}
+	if he.URI != cfg.URI {
+		t.Errorf("HostError.URI = %q; want %q", he.URI, cfg.URI)
+	}
 	if took > 2*time.Second {
 		t.Errorf("a 300ms call timeout took %v", took)
 	}
 	t.Logf("%v (after %v)", err, took.Round(time.Millisecond))
-	if !errors.Is(c.Err(), ErrConnClosed) {
-		t.Errorf("Err() = %v after a timeout; want ErrConnClosed", c.Err())
-	}
-	_, err = c.OnlineCPUs(ctx)
-	if !errors.Is(err, ErrConnClosed) || !strings.Contains(err.Error(), "capabilities: no answer within 300ms") {
-		t.Errorf("call on the closed Conn: got %v; want ErrConnClosed saying why", err)
+	if err := c.Err(); !errors.Is(err, ErrConnClosed) || !strings.Contains(err.Error(), "capabilities: no answer within 300ms") {
+		t.Errorf("Err() = %v after a timeout; want ErrConnClosed saying why", err)
 	}
 
 	p.set(false)
-	c2, err := pool.Conn(ctx, cfg.Name)
+	if _, err := c.OnlineCPUs(ctx); err != nil {
+		t.Errorf("the call after a timeout: %v; want a fresh dial and an answer", err)
+	}
+	if c.Redials() != 1 || c.Err() != nil {
+		t.Errorf("Redials() = %d, Err() = %v; want 1 and nil", c.Redials(), c.Err())
+	}
+	if c2, err := pool.Conn(ctx, cfg.Name); err != nil || c2 != c {
+		t.Errorf("pool.Conn = %p, %v; want the same healed connection %p", c2, err, c)
+	}
+}
+
+// TestRedialAfterRestart checks that a Conn survives its libvirtd going
+// away and coming back between two calls (a restart): the next call dials
+// again, retrying while connections are refused, and succeeds.
+func TestRedialAfterRestart(t *testing.T) {
+	dialLocal(t)
+	ctx := t.Context()
+	p := newFreezableProxy(t)
+	c, err := Dial(ctx, HostConfig{Name: "numa-compute-1", URI: "qemu+tcp://" + p.addr + "/system", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c2 == c {
-		t.Fatal("the pool handed back the closed connection")
+	defer c.Close()
+	if _, err := c.Hostname(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := c2.Capabilities(ctx); err != nil {
-		t.Errorf("new connection: %v", err)
+	p.restart(t, 0)
+	if _, err := c.Hostname(ctx); err != nil {
+		t.Fatalf("first call after a restart: %v", err)
+	}
+
+	// Still down when the call comes: the re-dial waits for it.
+	p.down()
+	go func() { time.Sleep(time.Second); p.restart(t, 0) }()
+	start := time.Now()
+	if _, err := c.Version(ctx); err != nil {
+		t.Fatalf("call while the host restarts: %v", err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Errorf("the call returned after %v, before the host was back", d)
+	}
+	if c.Redials() != 2 {
+		t.Errorf("Redials() = %d; want 2", c.Redials())
+	}
+
+	// Down for longer than the host's timeout: the call fails, naming the
+	// host, its URI and the refused dial; the one after succeeds.
+	c2, err := Dial(ctx, HostConfig{Name: "numa-compute-2", URI: "qemu+tcp://" + p.addr + "/system", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	p.down()
+	_, err = c2.Hostname(ctx)
+	var he *HostError
+	if !errors.As(err, &he) || he.Host != "numa-compute-2" || !strings.Contains(err.Error(), p.addr) ||
+		!strings.Contains(err.Error(), "dial again after") || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("call while the host is down: %v; want a HostError naming host, URI and the refused re-dial", err)
+	}
+	p.restart(t, 0)
+	if _, err := c2.Hostname(ctx); err != nil {
+		t.Errorf("call after the host came back: %v", err)
 	}
 }
 
@@ -441,8 +519,8 @@ func TestCallerGivesUp(t *testing.T) {
 	if _, err := c.OnlineCPUs(t.Context()); err != nil {
 		t.Errorf("the connection broke when one caller gave up: %v", err)
 	}
-	if err := c.Err(); err != nil {
-		t.Errorf("Err() = %v", err)
+	if err := c.Err(); err != nil || c.Redials() != 0 {
+		t.Errorf("Err() = %v, Redials() = %d; want nil and 0", err, c.Redials())
 	}
 }
 

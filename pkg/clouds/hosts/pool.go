@@ -12,7 +12,8 @@ import (
 // Pool keeps one connection per host, dialed on first use and shared by
 // every caller: an audit reads many guests per host, and one connection
 // (with its own bound on concurrent calls) serves them all. A connection
-// that has become unusable is replaced on the next Conn call.
+// whose session broke dials again by itself (see Conn); a host whose first
+// dial failed is dialed again on the next Conn call.
 type Pool struct {
 	hosts Hosts
 
@@ -36,8 +37,8 @@ func NewPool(hosts Hosts) *Pool {
 // Hosts lists the configured host names, sorted.
 func (p *Pool) Hosts() []string { return slices.Sorted(maps.Keys(p.hosts)) }
 
-// Conn returns the host's connection, dialing it if there is none or the
-// last one became unusable. Callers share it and must not Close it.
+// Conn returns the host's connection, dialing it if there is none yet.
+// Callers share it and must not Close it.
 func (p *Pool) Conn(ctx context.Context, host string) (*Conn, error) {
 	cfg, ok := p.hosts[host]
 	if !ok {
@@ -64,12 +65,8 @@ func (p *Pool) Conn(ctx context.Context, host string) (*Conn, error) {
 		return nil, hostErr(fmt.Errorf("gave up waiting for another caller's dial: %w", context.Cause(ctx)))
 	}
 	defer func() { <-e.lock }()
-	if e.conn != nil && e.conn.Err() == nil {
-		return e.conn, nil
-	}
 	if e.conn != nil {
-		e.conn.Close()
-		e.conn = nil
+		return e.conn, nil
 	}
 	c, err := Dial(ctx, cfg)
 	if err != nil {

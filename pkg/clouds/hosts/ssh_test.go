@@ -162,7 +162,7 @@ func TestSSH(t *testing.T) {
 		}
 		// The default remote socket of a read-only connection is the
 		// read-only one.
-		if _, err := c.lv.DomainDefineXML("<domain/>"); err == nil || !strings.Contains(err.Error(), "read only") {
+		if _, err := c.sess.lv.DomainDefineXML("<domain/>"); err == nil || !strings.Contains(err.Error(), "read only") {
 			t.Errorf("define over read-only ssh: got %v", err)
 		}
 	})

@@ -51,7 +51,7 @@ func TestTLS(t *testing.T) {
 		if _, err := c.Capabilities(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.lv.DomainDefineXML("<domain/>"); err == nil || !strings.Contains(err.Error(), "read only") {
+		if _, err := c.sess.lv.DomainDefineXML("<domain/>"); err == nil || !strings.Contains(err.Error(), "read only") {
 			t.Errorf("define over read-only TLS: got %v", err)
 		}
 	})
