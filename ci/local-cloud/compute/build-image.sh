@@ -35,10 +35,33 @@ cleanup() {
   for ((i=${#mounted[@]}-1; i>=0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
   mounted=()
 }
-trap cleanup EXIT
 
 rm -rf "$WORK_DIR"
 mkdir -p "$WORK_DIR" "$DEB_CACHE"
+
+# What runs inside the chroot must leave the host as it was. Owner, group and mode of every node
+# in the host's /dev are compared before and after the build (entries that come or go meanwhile,
+# such as terminals, are not this build's doing and are ignored).
+dev_state() { find /dev -xdev -maxdepth 2 \( -path /dev/pts -o -path /dev/shm -o -path /dev/mqueue \) -prune -o -printf '%p %u:%g %m\n' | sort; }
+dev_before=$(dev_state)
+check_host_dev() {
+  local changed
+  changed=$(join -j1 <(sed 's/ /\t/' <<<"$dev_before" | sort -t$'\t' -k1,1) <(dev_state | sed 's/ /\t/' | sort -t$'\t' -k1,1) -t$'\t' |
+    awk -F'\t' '$2 != $3 { print "  " $1 ": was " $2 ", now " $3 }')
+  if [ -n "$changed" ]; then
+    echo "compute-vm: build: FAILED: the image build changed the host's /dev (owner:group mode):" >&2
+    echo "$changed" >&2
+    echo "compute-vm: build: restore them by hand (e.g. chown root:kvm /dev/kvm; chmod 660 /dev/kvm) and report this as a bug" >&2
+    return 1
+  fi
+}
+# On failure too: a half-done build must not leave the host changed unnoticed.
+on_exit() {
+  local rc=$?
+  cleanup
+  if [ "$rc" != 0 ]; then check_host_dev || true; fi
+}
+trap on_exit EXIT
 
 phase debootstrap
 debootstrap --variant=minbase --cache-dir="$DEB_CACHE" "$SUITE" "$root" "$MIRROR" \
@@ -72,15 +95,21 @@ EOF2
 chroot "$root" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs
 printf '#!/bin/sh\nexit 0\n' >"$root/usr/sbin/update-initramfs"
 chmod 755 "$root/usr/sbin/update-initramfs"
-for m in proc sys dev dev/pts; do
-  case $m in
-    proc) mount -t proc proc "$root/proc" ;;
-    sys) mount -t sysfs sysfs "$root/sys" ;;
-    dev) mount --bind /dev "$root/dev" ;;
-    dev/pts) mount --bind /dev/pts "$root/dev/pts" ;;
-  esac
-  mounted+=("$root/$m")
+# The chroot gets a /dev of its own: a tmpfs holding only the character devices apt and dpkg
+# use, each bind-mounted from the host, and a new devpts instance. Never the host's whole /dev:
+# package scripts in the chroot (udev's, qemu's) re-own device nodes such as /dev/kvm to the
+# chroot's group ids, which changed the host's /dev/kvm and broke its libvirtd.
+mount -t proc proc "$root/proc"; mounted+=("$root/proc")
+mount -t sysfs sysfs "$root/sys"; mounted+=("$root/sys")
+mount -t tmpfs -o mode=755,size=16m devtmpfs-private "$root/dev"; mounted+=("$root/dev")
+for n in null zero full random urandom tty; do
+  : >"$root/dev/$n"
+  mount --bind "/dev/$n" "$root/dev/$n"; mounted+=("$root/dev/$n")
 done
+mkdir -p "$root/dev/pts" "$root/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts"; mounted+=("$root/dev/pts")
+ln -s pts/ptmx "$root/dev/ptmx"
+ln -s /proc/self/fd "$root/dev/fd"
 mkdir -p "$root/var/cache/apt/archives"
 mount --bind "$DEB_CACHE" "$root/var/cache/apt/archives"
 mounted+=("$root/var/cache/apt/archives")
@@ -178,6 +207,7 @@ cp "$vmlinuz" "$OUT.vmlinuz.tmp"
 cp "$WORK_DIR/initrd.cpio" "$OUT.initrd.tmp"
 
 cleanup
+check_host_dev
 phase "mkfs.ext4 -d"
 rm -f "$OUT.img.tmp"
 mkfs.ext4 -q -F -L numa-root -d "$root" -E lazy_itable_init=1,lazy_journal_init=1 \
