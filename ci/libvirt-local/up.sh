@@ -154,7 +154,7 @@ if answers; then
   fi
 fi
 
-if ! answers; then
+start_libvirtd() {
   printf '%s\n' "$conf" >"$STATE/libvirtd.conf"
   args=(-d -f "$STATE/libvirtd.conf" -p "$STATE/libvirtd.pid")
   if [ "$want_tcp" = 1 ] || [ "$want_tls" = 1 ]; then args+=(-l); fi
@@ -168,6 +168,50 @@ if ! answers; then
     fi
     sleep 0.5
   done
+}
+answers || start_libvirtd
+
+# --- ready means a define is fast --------------------------------------------------------------
+# Answering is not enough: when the QEMU user's access to /dev/kvm differs from what libvirtd's
+# capabilities probe saw, libvirtd probes QEMU again on every define (31 s each, measured), and
+# the harness's altered-domain checks time out. Ready is a probe domain defined and undefined
+# within PROBE_MAX seconds (the /dev/kvm group of libvirt-qemu is repaired above, before
+# libvirtd starts or restarts); if not, up.sh fails naming the cause and the fix.
+PROBE_MAX=${LIBVIRT_PROBE_MAX:-5}
+probe_xml=$STATE/probe-domain.xml
+cat >"$probe_xml" <<'EOF2'
+<domain type='qemu'>
+  <name>numa-conformance-scratch-probe</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>
+EOF2
+probe() { # prints the seconds a define + undefine took; fails when either fails
+  local t=$EPOCHREALTIME out
+  virsh -c "$URI" undefine numa-conformance-scratch-probe >/dev/null 2>&1 || true
+  out=$(timeout 120 virsh -c "$URI" define "$probe_xml" 2>&1) || { echo "define failed: $out" >&2; return 1; }
+  out=$(timeout 60 virsh -c "$URI" undefine numa-conformance-scratch-probe 2>&1) || { echo "undefine failed: $out" >&2; return 1; }
+  awk -v s="$t" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.2f", e - s }'
+}
+fast() { awk -v t="$1" -v m="$PROBE_MAX" 'BEGIN { exit !(t < m) }'; }
+kvm_note() { # why libvirt-qemu cannot use /dev/kvm, or nothing
+  [ -e /dev/kvm ] && id libvirt-qemu >/dev/null 2>&1 || return 0
+  setpriv --reuid=libvirt-qemu --regid="$(id -g libvirt-qemu)" --init-groups test -r /dev/kvm -a -w /dev/kvm 2>/dev/null && return 0
+  echo "libvirt-qemu cannot open /dev/kvm ($(stat -c '%U:%G, gid %g, mode %a' /dev/kvm); libvirt-qemu's groups: $(id -G libvirt-qemu))"
+}
+took_define=$(probe) || die "libvirtd at $URI answers but cannot define a probe domain (see above; log: $STATE/libvirtd.log)"
+if ! fast "$took_define"; then # the first define after a start may include QEMU's probe: once more
+  say "the first probe define took ${took_define}s; probing again"
+  took_define=$(probe) || die "libvirtd at $URI cannot define a probe domain (see above; log: $STATE/libvirtd.log)"
+fi
+if ! fast "$took_define"; then
+  # The /dev/kvm group was repaired above, before (re)starting libvirtd; what is left is not ours.
+  why=$(kvm_note)
+  if [ -n "$why" ]; then
+    die "a probe define took ${took_define}s (want under ${PROBE_MAX}s): $why. Fix: usermod -aG $(stat -c %g /dev/kvm) libvirt-qemu, then restart libvirtd (libvirtd reads the QEMU user's groups when it starts)"
+  fi
+  die "a probe define took ${took_define}s (want under ${PROBE_MAX}s) with /dev/kvm usable or absent: libvirtd is slow for another reason, e.g. a /dev/kvm that opens but cannot run QEMU makes it probe QEMU on every define (log: $STATE/libvirtd.log)"
 fi
 
 uris=$URI
@@ -182,4 +226,4 @@ if [ "$want_tls" = 1 ]; then
   timeout 10 virsh -c "$u" version >/dev/null 2>&1 || die "libvirtd answers at $URI but not at $u"
   uris+=", $u"
 fi
-say "ready in $(took)s: $uris ($(virsh -c "$URI" version --daemon 2>/dev/null | awk '/daemon/ {print "libvirtd", $NF}'))"
+say "ready in $(took)s (probe define + undefine ${took_define}s): $uris ($(virsh -c "$URI" version --daemon 2>/dev/null | awk '/daemon/ {print "libvirtd", $NF}'))"
