@@ -195,7 +195,10 @@ func TestSweepLive(t *testing.T) {
 		}
 		t.Skipf("cloud %q not usable: %v", cloud, err)
 	}
-	r := c.NewRun(openstack.NewRunID(), func(func(context.Context) error) {})
+	r, err := c.NewRun(openstack.RunSpec{ID: openstack.NewRunID(), Register: func(func(context.Context) error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = c.DeleteLeftovers(context.Background(), r.ID, openstack.DefaultDeleteTimeout) })
 	f, err := r.CreateFlavor(ctx, openstack.FlavorSpec{Name: "cli-sweep", VCPUs: 1, RAMMB: 256, DiskGB: 1})
 	if err != nil {

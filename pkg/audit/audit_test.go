@@ -49,13 +49,16 @@ func TestAuditRealServers(t *testing.T) {
 	env, _ := realEnv(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
 	defer cancel()
-	run := env.Cloud.NewRun(openstack.NewRunID(), func(c func(context.Context) error) {
+	run, err := env.Cloud.NewRun(openstack.RunSpec{ID: openstack.NewRunID(), DeleteTimeout: env.Config.Timeouts.Delete, Register: func(c func(context.Context) error) {
 		t.Cleanup(func() {
 			if err := c(context.Background()); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 		})
-	})
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	img, err := env.Cloud.FindImage(ctx, env.Config.Image)
 	if env.Config.Image == "" || err != nil {
 		t.Skipf("needs the configuration's image: %q (%v)", env.Config.Image, err)

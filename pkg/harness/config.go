@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
+	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
 )
 
 // Defaults for the waits of a run. A server's first boot on a nested,
@@ -25,7 +26,7 @@ import (
 // faster, and slower ones can set timeouts.boot.
 const (
 	DefaultBootTimeout   = 10 * time.Minute
-	DefaultDeleteTimeout = 5 * time.Minute
+	DefaultDeleteTimeout = openstack.DefaultDeleteTimeout
 	DefaultImageTimeout  = 5 * time.Minute
 )
 

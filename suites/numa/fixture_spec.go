@@ -89,9 +89,11 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 			if reason := in.Env.MissingCapability(fx); reason != "" {
 				Skip(reason)
 			}
-			run = in.Env.Cloud.NewRun(in.RunID, func(cleanup func(context.Context) error) {
+			var err error
+			run, err = in.Env.Cloud.NewRun(openstack.RunSpec{ID: in.RunID, DeleteTimeout: in.Env.Config.Timeouts.Delete, Register: func(cleanup func(context.Context) error) {
 				DeferCleanup(Uninterruptible(cleanup, in.Env.Config.Timeouts.Delete), NodeTimeout(in.Env.Config.Timeouts.Delete+time.Minute), GracePeriod(in.Env.Config.Timeouts.Delete+time.Minute))
-			})
+			}})
+			Expect(err).NotTo(HaveOccurred())
 			for i := 1; i <= fx.Fill; i++ {
 				f := fillFixture(fx, i)
 				By(fmt.Sprintf("filling: booting %s", f.ServerName()))
@@ -103,7 +105,6 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 				fills = append(fills, r)
 			}
 			By(fmt.Sprintf("booting %s (%d vCPUs, %d MiB) and reading its domain", fx.ServerName(), fx.Flavor.VCPUs, fx.Flavor.RAMMB))
-			var err error
 			res, err = in.Env.Run(ctx, run, in.BaseImage, fx)
 			if res != nil && in.Evidence != nil {
 				DeferCleanup(func() { in.Evidence(res) })

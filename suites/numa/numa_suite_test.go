@@ -30,7 +30,7 @@ import (
 //	NUMA_HARNESS_CONFIG  harness configuration (default: harness.yaml at the repository root)
 //	NUMA_FIXTURES        fixture directory (default: fixtures/flavors)
 //	NUMA_REPORT_DIR      where reports go (default: reports/<UTC time>-<run ID>)
-//	NUMA_RUN_ID          the run ID (default: random)
+//	NUMA_RUN_ID          the run ID, 8 lowercase hex digits (default: random)
 var (
 	cfg      *harness.Config
 	env      *harness.Env
@@ -95,6 +95,11 @@ func envOr(key, def string) string {
 }
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	// NUMA_RUN_ID lets a caller (the interrupt test) know the run's ID in
+	// advance, to look for leftovers under it. Checked before anything is
+	// created: sweep finds only run IDs of NewRunID's form.
+	st := sharedState{RunID: envOr("NUMA_RUN_ID", openstack.NewRunID())}
+	Expect(openstack.IsRunID(st.RunID)).To(BeTrue(), "NUMA_RUN_ID=%q: want 8 lowercase hex digits like %s (the only run IDs sweep recognises)", st.RunID, openstack.NewRunID())
 	e, err := harness.Preflight(ctx, cfg, os.Getenv("OS_CLOUD"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(e.Close)
@@ -102,9 +107,6 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		AddReportEntry("nova release", e.ProfileWarning, ReportEntryVisibilityAlways)
 		fmt.Fprintln(GinkgoWriter, "warning:", e.ProfileWarning)
 	}
-	// NUMA_RUN_ID lets a caller (the interrupt test) know the run's ID in
-	// advance, to look for leftovers under it.
-	st := sharedState{RunID: envOr("NUMA_RUN_ID", openstack.NewRunID())}
 	st.ReportDir = envOr("NUMA_REPORT_DIR", filepath.Join(repoRoot, "reports", time.Now().UTC().Format("20060102T150405Z")+"-"+st.RunID))
 	Expect(os.MkdirAll(st.ReportDir, 0o755)).To(Succeed())
 	facts, _ := json.MarshalIndent(struct {
@@ -122,9 +124,10 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	} else {
 		// One blank image for the whole run, deleted once every process
 		// is done (DeferCleanup here behaves like SynchronizedAfterSuite).
-		run := e.Cloud.NewRun(st.RunID, func(cleanup func(context.Context) error) {
+		run, err := e.Cloud.NewRun(openstack.RunSpec{ID: st.RunID, DeleteTimeout: cfg.Timeouts.Delete, Register: func(cleanup func(context.Context) error) {
 			DeferCleanup(numa.Uninterruptible(cleanup, cfg.Timeouts.Delete), NodeTimeout(cfg.Timeouts.Delete+time.Minute), GracePeriod(cfg.Timeouts.Delete+time.Minute))
-		})
+		}})
+		Expect(err).NotTo(HaveOccurred(), "NUMA_RUN_ID")
 		file, err := harness.BlankImageFile()
 		Expect(err).NotTo(HaveOccurred())
 		img, err := run.CreateImage(ctx, openstack.ImageSpec{Name: "base", File: file, DiskFormat: "raw"}, cfg.Timeouts.Image)

@@ -57,9 +57,9 @@ func (r *Run) CreateImage(ctx context.Context, spec ImageSpec, timeout time.Dura
 		return nil, fmt.Errorf("openstack: create image %s: %w", name, err)
 	}
 	id := img.ID
-	r.register(func(ctx context.Context) error { return r.DeleteImage(ctx, id, DefaultDeleteTimeout) })
+	r.register(func(ctx context.Context) error { return r.DeleteImage(ctx, id, r.deleteTimeout) })
 	fail := func(err error) (*Image, error) {
-		if derr := r.DeleteImage(context.WithoutCancel(ctx), id, DefaultDeleteTimeout); derr != nil {
+		if derr := r.DeleteImage(context.WithoutCancel(ctx), id, r.deleteTimeout); derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete after failure: %w", derr))
 		}
 		return nil, err

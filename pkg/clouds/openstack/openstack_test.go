@@ -52,7 +52,7 @@ func connectOrSkip(t *testing.T) *Cloud {
 // testRun returns a Run whose cleanups are tied to t.Cleanup.
 func testRun(t *testing.T, c *Cloud) *Run {
 	t.Helper()
-	return c.NewRun(NewRunID(), func(cleanup func(ctx context.Context) error) {
+	r, err := c.NewRun(RunSpec{ID: NewRunID(), Register: func(cleanup func(ctx context.Context) error) {
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), DefaultDeleteTimeout+30*time.Second)
 			defer cancel()
@@ -60,7 +60,11 @@ func testRun(t *testing.T, c *Cloud) *Run {
 				t.Errorf("cleanup: %v", err)
 			}
 		})
-	})
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func writeCloudsYAML(t *testing.T, body string) string {
@@ -330,7 +334,12 @@ func contains(s []string, v string) bool {
 
 func TestImageCreateAndCleanup(t *testing.T) {
 	c := connectOrSkip(t)
-	file := "/var/lib/numa-conformance/local-cloud/blank.qcow2"
+	// The local cloud keeps its blank image beside its clouds.yaml.
+	state := "/var/lib/numa-conformance/local-cloud"
+	if f := os.Getenv("OS_CLIENT_CONFIG_FILE"); f != "" {
+		state = filepath.Dir(f)
+	}
+	file := filepath.Join(state, "blank.qcow2")
 	if _, err := os.Stat(file); err != nil {
 		t.Skipf("no local test image file: %v", err)
 	}
@@ -401,7 +410,10 @@ func TestLeftoversAfterCrashedRun(t *testing.T) {
 	c := connectOrSkip(t)
 	ctx := context.Background()
 	// A run whose cleanups never run, as when the process is killed.
-	r := c.NewRun(NewRunID(), func(func(context.Context) error) {})
+	r, err := c.NewRun(RunSpec{ID: NewRunID(), Register: func(func(context.Context) error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = c.DeleteLeftovers(context.Background(), r.ID, DefaultDeleteTimeout) })
 	s := unschedulable(t, r, "crashed")
 

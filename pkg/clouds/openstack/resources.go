@@ -19,12 +19,11 @@ import (
 // that leftovers from crashed runs can be found and removed by name.
 const NamePrefix = "numa-conformance"
 
-// Default timeouts used by registered cleanups, which run after the test
-// body and therefore cannot take a caller-chosen timeout.
-const (
-	DefaultDeleteTimeout = 3 * time.Minute
-	pollInterval         = 2 * time.Second
-)
+// DefaultDeleteTimeout bounds each delete a registered cleanup makes when
+// the Run's spec sets no DeleteTimeout.
+const DefaultDeleteTimeout = 5 * time.Minute
+
+const pollInterval = 2 * time.Second
 
 // CleanupRegistrar receives a cleanup for every resource created, e.g.
 // ginkgo.DeferCleanup or a wrapper around testing.T.Cleanup. Registering at
@@ -37,8 +36,36 @@ type CleanupRegistrar func(cleanup func(ctx context.Context) error)
 type Run struct {
 	*Cloud
 	// ID is the run identifier embedded in resource names and tags.
-	ID       string
-	register CleanupRegistrar
+	ID            string
+	register      CleanupRegistrar
+	deleteTimeout time.Duration
+}
+
+// RunSpec is what NewRun needs.
+type RunSpec struct {
+	// ID is the run ID, of NewRunID's form (8 lowercase hex digits): the
+	// only form a sweep recognises, so any other would leave leftovers no
+	// sweep can find.
+	ID string
+	// Register receives a cleanup for every resource created; required:
+	// a Run that cannot clean up after itself would leak flavors and
+	// servers into shared clouds.
+	Register CleanupRegistrar
+	// DeleteTimeout bounds each delete of a registered cleanup (and of a
+	// half-made resource); 0 means DefaultDeleteTimeout.
+	DeleteTimeout time.Duration
+}
+
+// RunSpecError is a RunSpec that NewRun refuses.
+type RunSpecError struct {
+	Field    string // "ID", "Register", "DeleteTimeout"
+	Value    string
+	Expected string
+}
+
+// Error names the field, its value and what was expected.
+func (e *RunSpecError) Error() string {
+	return fmt.Sprintf("openstack: run %s %s: want %s", e.Field, e.Value, e.Expected)
 }
 
 // NewRunID returns a short random identifier, unique enough to tell
@@ -49,13 +76,20 @@ func NewRunID() string {
 	return hex.EncodeToString(b)
 }
 
-// NewRun starts a run on c. register must not be nil: a Run that cannot
-// clean up after itself would leak flavors and servers into shared clouds.
-func (c *Cloud) NewRun(id string, register CleanupRegistrar) *Run {
-	if register == nil {
-		panic("openstack: NewRun needs a cleanup registrar")
+// NewRun starts a run on c, after checking spec.
+func (c *Cloud) NewRun(spec RunSpec) (*Run, error) {
+	switch {
+	case !IsRunID(spec.ID):
+		return nil, &RunSpecError{Field: "ID", Value: fmt.Sprintf("%q", spec.ID), Expected: "8 lowercase hex digits like " + NewRunID() + " (the only run IDs sweep recognises)"}
+	case spec.Register == nil:
+		return nil, &RunSpecError{Field: "Register", Value: "nil", Expected: "a cleanup registrar"}
+	case spec.DeleteTimeout < 0:
+		return nil, &RunSpecError{Field: "DeleteTimeout", Value: spec.DeleteTimeout.String(), Expected: "a positive duration, or 0 for the default " + DefaultDeleteTimeout.String()}
 	}
-	return &Run{Cloud: c, ID: id, register: register}
+	if spec.DeleteTimeout == 0 {
+		spec.DeleteTimeout = DefaultDeleteTimeout
+	}
+	return &Run{Cloud: c, ID: spec.ID, register: spec.Register, deleteTimeout: spec.DeleteTimeout}, nil
 }
 
 // ResourceName returns the run-scoped name numa-conformance-<runid>-<name>.
@@ -126,7 +160,7 @@ func (r *Run) CreateFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, error
 	}
 	id := f.ID
 	r.register(func(ctx context.Context) error {
-		return r.DeleteFlavor(ctx, id, DefaultDeleteTimeout)
+		return r.DeleteFlavor(ctx, id, r.deleteTimeout)
 	})
 	out := &Flavor{ID: id, Name: name, VCPUs: f.VCPUs, RAMMB: f.RAM, DiskGB: f.Disk, ExtraSpecs: map[string]string{}}
 	if len(spec.ExtraSpecs) == 0 {
@@ -134,7 +168,7 @@ func (r *Run) CreateFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, error
 	}
 	got, err := flavors.CreateExtraSpecs(ctx, specsClient, id, flavors.ExtraSpecsOpts(spec.ExtraSpecs)).Extract()
 	if err != nil {
-		derr := r.DeleteFlavor(context.WithoutCancel(ctx), id, DefaultDeleteTimeout)
+		derr := r.DeleteFlavor(context.WithoutCancel(ctx), id, r.deleteTimeout)
 		if derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete after failure: %w", derr))
 		}
@@ -244,7 +278,7 @@ func (r *Run) CreateServer(ctx context.Context, spec ServerSpec) (*Server, error
 	}
 	id := s.ID
 	r.register(func(ctx context.Context) error {
-		return r.DeleteServer(ctx, id, DefaultDeleteTimeout)
+		return r.DeleteServer(ctx, id, r.deleteTimeout)
 	})
 	return &Server{ID: id, Name: name}, nil
 }

@@ -71,7 +71,10 @@ func TestFindAllLeftoversCrashedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A run whose cleanups never run, as when the process is killed.
-	r := c.NewRun(NewRunID(), func(func(context.Context) error) {})
+	r, err := c.NewRun(RunSpec{ID: NewRunID(), Register: func(func(context.Context) error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = c.DeleteLeftovers(context.Background(), r.ID, DefaultDeleteTimeout) })
 
 	// 40 GB RAM: far beyond the host, so the server goes to ERROR quickly
