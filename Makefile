@@ -28,7 +28,10 @@ lint:
 	  out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt wants changes in:"; echo "$$out"; exit 1; fi; \
 	  $(GO) vet ./...; \
-	  $(GO) tool staticcheck ./...)
+	  $(GO) tool staticcheck ./...; \
+	  command -v shellcheck >/dev/null || apt-get -o DPkg::Lock::Timeout=600 install -y -qq shellcheck >/dev/null || \
+	    { apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq shellcheck >/dev/null; }; \
+	  shellcheck -S warning $$(git ls-files '*.sh' .ci/run 2>/dev/null || find . -name '*.sh'))
 
 # The oracle's and the differential package's tests run real Nova, and the
 # host-access tests a real libvirtd: both are installed and started first,
@@ -121,8 +124,9 @@ LOCAL_CLOUD_ENV = OS_CLIENT_CONFIG_FILE=$(LOCAL_CLOUD_STATE)/clouds.yaml OS_CLOU
 CPU_MODE = bash $(CURDIR)/ci/local-cloud/cpu-mode.sh
 conformance:
 ifeq ($(strip $(OS_CLOUD)),)
-	$(call time,libvirt-local (scratch libvirtd for altered-domain specs),bash ci/libvirt-local/up.sh --tcp --tls --ssh)
 	$(call time,cloud-up,bash ci/local-cloud/cloud-up.sh; $(CPU_MODE) none)
+	$(call time,libvirt-local (scratch libvirtd for altered-domain specs; after cloud-up so that its probe sees the host as the image build left it),\
+	  bash ci/libvirt-local/up.sh --tcp --tls --ssh)
 	$(call time,NUMA suites against the local cloud (shared CPUs),\
 	  export $(LOCAL_CLOUD_ENV); $(SUITES) $(call label_filter,!pinned && !migration))
 	$(call time,NUMA suites against the local cloud (pinned; dedicated CPUs with thread siblings),\
@@ -141,7 +145,7 @@ ifeq ($(strip $(OS_CLOUD)),)
 	  else echo "no migration spec selected: phase skipped"; fi)
 	$(call time,OpenStack access and pre-flight and audit tests against the local cloud,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./pkg/clouds/openstack/ ./pkg/harness/ ./pkg/audit/)
-	$(call time,interrupted runs leave nothing behind,\
+	$(call time,whole runs: interrupted runs leave nothing behind; libvirtd restarts under a running harness,\
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./suites/runs/)
 	@echo "conformance: the local cloud is still up (make cloud-down stops it)."
 else

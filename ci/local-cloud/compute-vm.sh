@@ -12,6 +12,9 @@
 #   compute-vm.sh restart-nova   re-render nova-compute.conf (COMPUTE_CPU_MODE...) and restart
 #                                nova-compute in the VM (no servers may be on the host when the
 #                                CPU sets change)
+#   compute-vm.sh restart-libvirtd  stop the VM's libvirtd and start it again (its domains keep
+#                                running), then wait until it answers on the host's port again;
+#                                tests use it to show the harness survives a libvirtd restart
 #   compute-vm.sh logs           where the logs are, and their last lines
 #
 # Settings: ci/local-cloud/cloud.env, plus these (environment):
@@ -481,6 +484,27 @@ cmd_restart_nova() {
   ssh_vm bash /mnt/state/compute/boot/init.sh restart-nova
 }
 
+cmd_restart_libvirtd() {
+  qemu_pid >/dev/null || die "the VM is not running"
+  local t0 deadline
+  t0=$(now)
+  # bash inside (the VM's /bin/sh is dash), with the command line init.sh starts libvirtd with.
+  ssh_vm bash -s <<'EOF2' || die "restarting libvirtd in the VM failed"
+pid=$(cat /run/libvirtd.pid)
+kill "$pid"
+alive() { local s; s=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null) && [ -n "$s" ] && [ "$s" != Z ]; }
+for _ in $(seq 100); do alive || break; sleep 0.2; done
+if alive; then echo "libvirtd $pid did not stop within 20 s" >&2; exit 1; fi
+/usr/sbin/libvirtd -d --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirtd.pid
+EOF2
+  deadline=$(( $(date +%s) + COMPUTE_BOOT_TIMEOUT ))
+  until timeout 10 virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "the VM's libvirtd does not answer at $LIBVIRT_URI ${COMPUTE_BOOT_TIMEOUT}s after its restart"
+    sleep 1
+  done
+  took "libvirtd restart in the VM" "$t0"
+}
+
 cmd_logs() {
   local f
   say "console: $CONSOLE"
@@ -498,6 +522,7 @@ case "${1:-}" in
   caps) virsh -c "$LIBVIRT_URI" capabilities ;;
   ssh) shift; ssh_vm "$@" ;;
   restart-nova) cmd_restart_nova ;;
+  restart-libvirtd) cmd_restart_libvirtd ;;
   logs) cmd_logs ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
