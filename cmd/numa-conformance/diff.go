@@ -27,22 +27,28 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitBadInput
 	}
-	before, err := report.LoadOutcomes(fs.Arg(0))
+	before, kind, err := report.LoadOutcomes(fs.Arg(0))
 	if err != nil {
 		return badInput(stderr, "diff", fmt.Errorf("%s: %w", fs.Arg(0), err))
 	}
-	after, err := report.LoadOutcomes(fs.Arg(1))
+	after, afterKind, err := report.LoadOutcomes(fs.Arg(1))
 	if err != nil {
 		return badInput(stderr, "diff", fmt.Errorf("%s: %w", fs.Arg(1), err))
 	}
-	changes := report.Compare(before, after)
+	if kind != afterKind {
+		return badInput(stderr, "diff", fmt.Errorf("%s is %s but %s is %s: compare two suite runs or two audits", fs.Arg(0), kind, fs.Arg(1), afterKind))
+	}
+	changes := report.Compare(kind, before, after)
 	regressed := 0
 	for _, c := range changes {
-		mark := "changed"
-		if c.Regressed {
+		mark, after := "changed", orAbsent(c.After)
+		switch {
+		case c.Regressed:
 			mark, regressed = "REGRESSED", regressed+1
+		case c.Gone:
+			mark, after = "gone", "(not in the later audit: deleted, or on a host it did not cover)"
 		}
-		fmt.Fprintf(stdout, "%-9s %s: %s -> %s\n", mark, c.Key, orAbsent(c.Before), orAbsent(c.After))
+		fmt.Fprintf(stdout, "%-9s %s: %s -> %s\n", mark, c.Key, orAbsent(c.Before), after)
 		for _, p := range slices.Sorted(maps.Keys(c.Properties)) {
 			v := c.Properties[p]
 			fmt.Fprintf(stdout, "    %s: %s -> %s\n", p, orExpected(v[0]), orExpected(v[1]))

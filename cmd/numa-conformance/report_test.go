@@ -113,4 +113,16 @@ func TestDiff(t *testing.T) {
 	if code := dispatch([]string{"diff", passing, filepath.Join(dir, "missing")}, &out, &errb); code != exitBadInput || !strings.Contains(errb.String(), "missing") {
 		t.Errorf("missing file: exit %d, %s", code, errb.String())
 	}
+	errb.Reset()
+	if code := dispatch([]string{"diff", "../../pkg/report/testdata/run", passing}, &out, &errb); code != exitBadInput ||
+		!strings.Contains(errb.String(), "is a suite run (report directory) but "+passing+" is an audit") {
+		t.Errorf("a suite run against an audit: exit %d, %s; want 2 naming both kinds", code, errb.String())
+	}
+	// A server deleted between two audits is gone, not a regression.
+	empty := filepath.Join(dir, "empty.json")
+	_ = os.WriteFile(empty, []byte(`{"servers":[]}`), 0o644)
+	out.Reset()
+	if code := dispatch([]string{"diff", failing, empty}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "gone      x: differs -> (not in the later audit") {
+		t.Errorf("a server absent from the later audit: exit %d\n%s", code, out.String())
+	}
 }

@@ -21,18 +21,29 @@ type Outcome struct {
 // server ID (audits).
 type Outcomes map[string]Outcome
 
+// Kind is what produced a report: outcomes of different kinds are keyed
+// differently (fixture names, server IDs) and cannot be compared.
+type Kind string
+
+const (
+	// SuiteRun is a suite run's report directory.
+	SuiteRun Kind = "a suite run (report directory)"
+	// Audit is an audit's JSON report (numa-conformance audit --json).
+	Audit Kind = "an audit (audit --json file)"
+)
+
 // LoadOutcomes reads either a suite run's report directory or an audit's
-// JSON report (numa-conformance audit --json).
-func LoadOutcomes(path string) (Outcomes, error) {
+// JSON report (numa-conformance audit --json), and says which it was.
+func LoadOutcomes(path string) (Outcomes, Kind, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	out := Outcomes{}
 	if st.IsDir() {
 		r, err := Load(path)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, f := range r.Fixtures {
 			o := Outcome{Verdict: f.Verdict, Properties: map[string]string{}}
@@ -41,11 +52,11 @@ func LoadOutcomes(path string) (Outcomes, error) {
 			}
 			out[f.Name] = o
 		}
-		return out, nil
+		return out, SuiteRun, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var audit struct {
 		Servers []struct {
@@ -54,7 +65,7 @@ func LoadOutcomes(path string) (Outcomes, error) {
 		} `json:"servers"`
 	}
 	if err := json.Unmarshal(data, &audit); err != nil || audit.Servers == nil {
-		return nil, fmt.Errorf("%s: want a report directory or an audit report (JSON with \"servers\"): %v", filepath.Base(path), err)
+		return nil, "", fmt.Errorf("%s: want a report directory or an audit report (JSON with \"servers\"): %v", filepath.Base(path), err)
 	}
 	for _, s := range audit.Servers {
 		o := Outcome{Verdict: s.Verdict, Properties: map[string]string{}}
@@ -63,7 +74,7 @@ func LoadOutcomes(path string) (Outcomes, error) {
 		}
 		out[s.ID] = o
 	}
-	return out, nil
+	return out, Audit, nil
 }
 
 // Change is one fixture or server whose outcome changed between two
@@ -77,13 +88,18 @@ type Change struct {
 	// Regressed: it was fine before and is not now, or it differs in a
 	// property it did not differ in before.
 	Regressed bool `json:"regressed"`
+	// Gone: a server of the earlier audit that the later one does not
+	// list (deleted, or on a host the later audit did not cover); that
+	// says nothing about the cloud's NUMA placement, so it never regresses.
+	Gone bool `json:"gone,omitempty"`
 }
 
 // good says a verdict means "as expected".
 func good(v string) bool { return v == Passed || v == "conforms" }
 
-// Compare lists what changed from before to after, sorted by key.
-func Compare(before, after Outcomes) []Change {
+// Compare lists what changed from before to after, two reports of one
+// kind, sorted by key with regressions first.
+func Compare(kind Kind, before, after Outcomes) []Change {
 	keys := map[string]bool{}
 	for k := range before {
 		keys[k] = true
@@ -115,7 +131,10 @@ func Compare(before, after Outcomes) []Change {
 		if c.Before == c.After && len(c.Properties) == 0 {
 			continue
 		}
-		if !inB || !inA {
+		switch {
+		case kind == Audit && inB && !inA:
+			c.Gone, c.Regressed, c.Properties = true, false, nil
+		case !inB || !inA:
 			c.Regressed = c.Regressed || (inB && good(b.Verdict))
 		}
 		out = append(out, c)
