@@ -53,6 +53,21 @@ func TestVectorsFailingVectorExitsOne(t *testing.T) {
 	}
 }
 
+// A failing vector whose results are both JSON is shown field by field.
+func TestVectorsFieldDifferences(t *testing.T) {
+	f := writeFile(t, "v.json", `{"schema":"nova-numa-vectors/1","count":1,"vectors":[
+	 {"id":"c-2","category":"constraints","function":"nova/virt/hardware.py:numa_get_constraints",
+	  "input":{"flavor":{"vcpus":8,"memory_mb":2048,"extra_specs":{"hw:numa_nodes":"2"}},"image_props":{}},
+	  "expect":{"result":{"cells":[
+	    {"id":0,"memory":1024,"pagesize":null,"cpu_policy":null,"cpu_thread_policy":null,"cpuset":[0,1,2,3],"pcpuset":[],"cpuset_reserved":null,"cpu_pinning":null},
+	    {"id":1,"memory":1000,"pagesize":null,"cpu_policy":null,"cpu_thread_policy":null,"cpuset":[4,5,6,7],"pcpuset":[],"cpuset_reserved":null,"cpu_pinning":null}],
+	   "emulator_threads_policy":null}}}]}`)
+	code, out, _ := run(t, "vectors", f)
+	if code != exitFailed || !strings.Contains(out, "  .cells[1].memory: expected 1000, observed 1024\n") || strings.Contains(out, "expected: {") {
+		t.Fatalf("exit %d; want the one differing field, not both results:\n%s", code, out)
+	}
+}
+
 func TestVectorsBadInputExitsTwoNamingFileAndVector(t *testing.T) {
 	code, _, errOut := run(t, "vectors", "/nonexistent/v.json")
 	if code != exitBadInput || !strings.Contains(errOut, "/nonexistent/v.json") {

@@ -17,7 +17,8 @@ func runVectors(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: numa-conformance vectors [-v] FILE...")
 		fmt.Fprintln(stderr, "\nReplays nova-numa-vectors/1 files through the reference fitter. Prints each")
-		fmt.Fprintln(stderr, "failing vector with Nova's outcome and ours, then 'N passed, M failed'.")
+		fmt.Fprintln(stderr, "failing vector with the fields where our result differs from Nova's (or both")
+		fmt.Fprintln(stderr, "outcomes when either is an error), then 'N passed, M failed'.")
 		fmt.Fprintln(stderr, "Exit status: 0 all passed, 1 some failed, 2 unreadable or invalid input.")
 		fs.PrintDefaults()
 	}
@@ -62,7 +63,7 @@ func runVectors(args []string, stdout, stderr io.Writer) int {
 			}
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s (%s, %s)\n", v.ID, v.Function, v.Origin.Test)
-			fmt.Fprintf(stdout, "  expected: %s\n  got:      %s\n", o.Expected, o.Got)
+			printDifferences(stdout, o, *verbose)
 			if o.Detail != "" {
 				fmt.Fprintf(stdout, "  detail:   %s\n", o.Detail)
 			}
@@ -77,4 +78,25 @@ func runVectors(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// maxFieldLines bounds the field differences printed per vector; -v
+// prints them all, with both whole results.
+const maxFieldLines = 20
+
+// printDifferences shows where our result differs from Nova's: field by
+// field when both are JSON results, else the two renderings (an error
+// class on either side says it all).
+func printDifferences(w io.Writer, o replay.Outcome, verbose bool) {
+	diffs := o.Differences()
+	if len(diffs) == 0 || verbose {
+		fmt.Fprintf(w, "  expected: %s\n  observed: %s\n", o.Expected, o.Got)
+	}
+	for i, d := range diffs {
+		if i == maxFieldLines && !verbose {
+			fmt.Fprintf(w, "  ... %d more differences (-v shows all)\n", len(diffs)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", d)
+	}
 }
