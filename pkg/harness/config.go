@@ -19,6 +19,7 @@ import (
 
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/yamlstrict"
 )
 
 // Defaults for the waits of a run. A server's first boot on a nested,
@@ -116,13 +117,20 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &ConfigError{File: file, Problem: "not valid YAML: " + err.Error(), Err: err}
 	}
+	if dups := yamlstrict.Duplicates(yamlstrict.Check(&doc)); len(dups) > 0 {
+		errs := make([]error, len(dups))
+		for i, d := range dups {
+			errs[i] = &ConfigError{File: file, Line: d.Line, Field: d.Key, Problem: fmt.Sprintf("given again (first at line %d); YAML keeps one of the two, so the other would be silently lost", d.FirstLine), Err: d}
+		}
+		return nil, errors.Join(errs...)
+	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, &ConfigError{File: file, Problem: `want a mapping with at least the key "hosts"`}
 	}
 	cfg := &Config{File: file}
 	top := doc.Content[0]
 	var errs []error
-	sawHosts := false
+	sawHosts, scratchLine := false, 0
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
 		fail := func(problem string, err error) {
@@ -134,11 +142,11 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		case "image":
 			cfg.Image = v.Value
 		case "scratch_libvirt":
-			if _, ok := cfg.Hosts[v.Value]; ok || v.Value == "" {
-				fail("want a libvirt URI of a scratch libvirtd (not a compute host's name)", nil)
+			if v.Value == "" {
+				fail("want a libvirt URI of a scratch libvirtd (never a compute host's)", nil)
 				continue
 			}
-			cfg.ScratchLibvirt = v.Value
+			cfg.ScratchLibvirt, scratchLine = v.Value, k.Line
 		case "timeouts":
 			var t struct {
 				Boot, Delete, Image string
@@ -183,6 +191,10 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			fail("unknown key; known keys are cloud, image, timeouts, compute, scratch_libvirt, hosts", nil)
 		}
 	}
+	// After the loop: hosts may come before or after scratch_libvirt.
+	if err := scratchIsNoComputeHost(file, scratchLine, cfg); err != nil {
+		errs = append(errs, err)
+	}
 	if !sawHosts && len(errs) == 0 {
 		errs = append(errs, &ConfigError{File: file, Problem: `no "hosts": the harness reads each compute host's libvirt and needs to know how to reach it`})
 	}
@@ -194,6 +206,21 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	}
 	cfg.Timeouts = cfg.Timeouts.withDefaults()
 	return cfg, nil
+}
+
+// scratchIsNoComputeHost refuses a scratch_libvirt that names a configured
+// compute host or its libvirt URI: the harness defines and undefines
+// domains there, which it must never do on a compute host.
+func scratchIsNoComputeHost(file string, line int, cfg *Config) error {
+	if cfg.ScratchLibvirt == "" {
+		return nil
+	}
+	for name, h := range cfg.Hosts {
+		if cfg.ScratchLibvirt == name || cfg.ScratchLibvirt == h.URI {
+			return &ConfigError{File: file, Line: line, Field: "scratch_libvirt", Problem: fmt.Sprintf("%q is compute host %s's libvirt; want a scratch libvirtd that is no compute host (the harness defines domains there)", cfg.ScratchLibvirt, name)}
+		}
+	}
+	return nil
 }
 
 // Run bounds one fixture's whole run: flavor, image upload, boot and the

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
+	"github.com/numa-conformance/numa-conformance/pkg/yamlstrict"
 )
 
 // Defaults that apply when a HostConfig leaves a setting out.
@@ -184,6 +185,13 @@ func ParseConfig(file string, data []byte) (Hosts, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &ConfigError{File: file, Problem: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
 	}
+	if dups := yamlstrict.Duplicates(yamlstrict.Check(&doc)); len(dups) > 0 {
+		errs := make([]error, len(dups))
+		for i, d := range dups {
+			errs[i] = duplicateKey(file, d)
+		}
+		return nil, errors.Join(errs...)
+	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &ConfigError{File: file, Problem: `empty document; want a mapping with the key "hosts"`}
 	}
@@ -210,12 +218,23 @@ func ParseConfig(file string, data []byte) (Hosts, error) {
 	return DecodeHosts(file, hostsNode)
 }
 
+// duplicateKey renders a key given twice as a ConfigError of file.
+func duplicateKey(file string, d *yamlstrict.DuplicateKeyError) *ConfigError {
+	return &ConfigError{File: file, Line: d.Line, Field: d.Key, Problem: fmt.Sprintf("given again (first at line %d); YAML keeps one of the two, so the other would be silently lost", d.FirstLine), Err: d}
+}
+
 // DecodeHosts decodes the value of a "hosts" key, with the same checks as
 // ParseConfig. file names the document in errors and anchors relative file
 // names.
 func DecodeHosts(file string, n *yaml.Node) (Hosts, error) {
 	d := &decoder{file: file}
 	out := Hosts{}
+	if dups := yamlstrict.Duplicates(yamlstrict.Check(n)); len(dups) > 0 {
+		for _, dup := range dups {
+			d.errs = append(d.errs, duplicateKey(file, dup))
+		}
+		return nil, d.err()
+	}
 	switch {
 	case n == nil || n.Tag == "!!null":
 		return out, nil

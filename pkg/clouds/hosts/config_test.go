@@ -98,6 +98,19 @@ hosts:
     uri: qemu:///system
     cpu_shared_sets: "0-1"
 `, 5, "c1", "cpu_shared_sets", "unknown key; known keys here are address, cpu_dedicated_set"},
+		{"host given twice", `
+hosts:
+  c1:
+    uri: qemu+tcp://c1/system
+  c1:
+    uri: qemu+tcp://c2/system
+`, 5, "", "c1", "given again (first at line 3)"},
+		{"hosts given twice", `
+hosts:
+  c1: {uri: qemu+tcp://c1/system}
+hosts:
+  c2: {uri: qemu+tcp://c2/system}
+`, 4, "", "hosts", "given again (first at line 2); YAML keeps one of the two"},
 		{"unknown nested key", `
 hosts:
   c1:
