@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 BIN := bin/numa-conformance
-VECTORS ?= testdata/vectors/public.json
+VECTORS ?= $(wildcard testdata/vectors/*.json)
 LOCAL_CLOUD_STATE ?= $(or $(NUMA_CLOUD_STATE),/var/lib/numa-conformance/local-cloud)
 
 # time runs a phase and prints its wall time, so CI logs show where time goes.

@@ -61,7 +61,7 @@ func runFit(args []string, stdout, stderr io.Writer) int {
 	hostPath := fs.String("host", "", "host JSON: a HOST_TOPOLOGY, or {host_topology, limits, conf, host_online_cpus} (required)")
 	flavorPath := fs.String("flavor", "", "flavor JSON: {vcpus, memory_mb, extra_specs} (required)")
 	imagePath := fs.String("image", "", "image properties JSON: {\"hw_numa_nodes\": \"2\", ...}")
-	release := fs.String("nova", "26.2.2", "Nova version whose rules apply")
+	release := fs.String("nova", "26.2.2", "Nova release whose rules apply: a version (26.2.2), Debian package version, major version (31), release number (2025.1) or name (epoxy)")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of text")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: numa-conformance fit --host HOST.json --flavor FLAVOR.json [--image PROPS.json] [--json]")

@@ -68,6 +68,19 @@ func TestVectorsFieldDifferences(t *testing.T) {
 	}
 }
 
+// A vector of a release the profiles know only approximately is replayed
+// under the nearest rules, and the run says so.
+func TestVectorsWarnsOfApproximateRelease(t *testing.T) {
+	f := writeFile(t, "v.json", `{"schema":"nova-numa-vectors/1","count":1,"vectors":[
+	 {"id":"c-3","category":"constraints","function":"nova/virt/hardware.py:numa_get_constraints","nova_version":"31",
+	  "input":{"flavor":{"vcpus":3,"memory_mb":2048,"extra_specs":{"hw:numa_nodes":"2"}},"image_props":{}},
+	  "expect":{"error":"ImageNUMATopologyAsymmetric"}}]}`)
+	code, out, errOut := run(t, "vectors", f)
+	if code != exitOK || !strings.Contains(errOut, "warning: nova_version 31: Nova 31 admits several Nova rule sets") {
+		t.Fatalf("exit %d\n%s\nstderr: %s", code, out, errOut)
+	}
+}
+
 func TestVectorsBadInputExitsTwoNamingFileAndVector(t *testing.T) {
 	code, _, errOut := run(t, "vectors", "/nonexistent/v.json")
 	if code != exitBadInput || !strings.Contains(errOut, "/nonexistent/v.json") {

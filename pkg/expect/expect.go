@@ -175,10 +175,10 @@ func choices(placed *topology.InstanceTopology, host *topology.HostTopology) []s
 // AccountUsage returns host with the given fitted guests' usage added, the
 // way Nova's resource tracker accounts the instances on a host. The guests'
 // cell ids are host cell ids (as Nova's topology API reports host_node).
-func AccountUsage(host topology.HostTopology, guests []topology.InstanceTopology) (topology.HostTopology, error) {
+func AccountUsage(host topology.HostTopology, guests []topology.InstanceTopology, opts fitter.Options) (topology.HostTopology, error) {
 	cur := host
 	for i, g := range guests {
-		next, err := fitter.Usage(cur, g, false)
+		next, err := fitter.Usage(cur, g, false, opts)
 		if err != nil {
 			return topology.HostTopology{}, fmt.Errorf("expect: accounting guest %d of %d on the host: %w", i+1, len(guests), err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/fitter"
 	"github.com/numa-conformance/numa-conformance/pkg/nova"
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
@@ -181,7 +182,7 @@ func TestUsageSteersPlacement(t *testing.T) {
 	if err != nil || first.Placed == nil {
 		t.Fatalf("first guest: %v %+v", err, first)
 	}
-	used, err := AccountUsage(*host, []topology.InstanceTopology{*first.Placed})
+	used, err := AccountUsage(*host, []topology.InstanceTopology{*first.Placed}, fitter.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

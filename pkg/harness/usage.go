@@ -66,7 +66,7 @@ func (env *Env) Expect(host string, flavor topology.Flavor, image topology.Image
 		for _, g := range guests {
 			tops = append(tops, g.Topology)
 		}
-		used, err := expect.AccountUsage(*h.Info.Topology, tops)
+		used, err := expect.AccountUsage(*h.Info.Topology, tops, req.Options)
 		if err != nil {
 			return nil, fmt.Errorf("host %s: %w", host, err)
 		}

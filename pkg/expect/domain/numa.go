@@ -105,9 +105,10 @@ func NUMAConfig(in Input) (Fragments, error) {
 		tune.VCPUPin = append(tune.VCPUPin, libvirtxml.DomainCPUTuneVCPUPin{VCPU: uint(p.vcpu), CPUSet: p.cpus.String()})
 	}
 	tune.EmulatorPin = &libvirtxml.DomainCPUTuneEmulatorPin{CPUSet: emulator.String()}
-	if in.Profile.IOThreadPinning {
-		// Newer Nova gives every guest one iothread and pins it wherever
-		// the emulator threads go.
+	if in.Profile.IOThreadPinning && !emulator.IsEmpty() {
+		// From 33.0.0 Nova gives every guest one iothread and pins it
+		// wherever the emulator threads go; config.py leaves out an
+		// iothreadpin without CPUs (bug #2140537).
 		tune.IOThreadPin = []libvirtxml.DomainCPUTuneIOThreadPin{{IOThread: 1, CPUSet: emulator.String()}}
 	}
 

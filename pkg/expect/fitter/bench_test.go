@@ -134,7 +134,7 @@ func BenchmarkUsage8x16(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for range b.N {
-		if _, err := Usage(host, *inst, false); err != nil {
+		if _, err := Usage(host, *inst, false, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -89,8 +89,9 @@ func FitCell(host topology.HostCell, cell topology.InstanceCell, limits *topolog
 // host CPU would be pinned twice, CPUUnpinningInvalid when freeing a CPU
 // that is not pinned, CPUPinningUnknown / CPUUnpinningUnknown for CPUs
 // outside the cell's pcpuset, AttributeError for a pinned cell whose
-// cpu_pinning is unset, IndexError for a cell without mempages when the
-// guest requested no page size.
-func Usage(host topology.HostTopology, inst topology.InstanceTopology, free bool) (topology.HostTopology, error) {
-	return usage(&host, &inst, free)
+// cpu_pinning is unset (before 27.1.0; later releases pin nothing for it),
+// IndexError for a cell without mempages when the guest requested no page
+// size.
+func Usage(host topology.HostTopology, inst topology.InstanceTopology, free bool, opts Options) (topology.HostTopology, error) {
+	return usage(&host, &inst, free, opts.profile())
 }

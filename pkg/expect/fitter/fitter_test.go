@@ -70,7 +70,7 @@ func TestChainFitUsageFit(t *testing.T) {
 	if a.Cells[0].ID != 0 || !maps.Equal(a.Cells[0].CPUPinning, map[int]int{0: 0, 1: 1, 2: 2}) {
 		t.Fatalf("first guest: %s", fmtInstance(a))
 	}
-	used, err := Usage(host, *a, false)
+	used, err := Usage(host, *a, false, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,17 +87,17 @@ func TestChainFitUsageFit(t *testing.T) {
 	if err != nil || c == nil || c.Cells[0].ID != 0 || c.Cells[0].CPUPinning[0] != 3 {
 		t.Fatalf("packed guest: %v %v", c, err)
 	}
-	freed, err := Usage(used, *a, true)
+	freed, err := Usage(used, *a, true, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := diffHost(host, freed); d != "" {
 		t.Fatalf("freeing did not restore the host:\n%s", d)
 	}
-	if _, err := Usage(freed, *a, true); nova.ClassOf(err) != "CPUUnpinningInvalid" {
+	if _, err := Usage(freed, *a, true, Options{}); nova.ClassOf(err) != "CPUUnpinningInvalid" {
 		t.Fatalf("freeing twice: want CPUUnpinningInvalid, got %v", err)
 	}
-	if _, err := Usage(used, *a, false); nova.ClassOf(err) != "CPUPinningInvalid" {
+	if _, err := Usage(used, *a, false, Options{}); nova.ClassOf(err) != "CPUPinningInvalid" {
 		t.Fatalf("pinning twice: want CPUPinningInvalid, got %v", err)
 	}
 }
@@ -154,7 +154,7 @@ func TestIsolateWithEmulatorThreads(t *testing.T) {
 	if !maps.Equal(gc.CPUPinning, map[int]int{0: 0, 1: 1}) || !gc.CPUSetReserved.Equal(cpuset.New(2)) {
 		t.Fatalf("isolate on a free host: %s", fmtInstance(got))
 	}
-	used, err := Usage(host, *got, false)
+	used, err := Usage(host, *got, false, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestIsolateWithEmulatorThreads(t *testing.T) {
 	if !maps.Equal(gc.CPUPinning, map[int]int{0: 1, 1: 2}) || !gc.CPUSetReserved.Equal(cpuset.New(4)) {
 		t.Fatalf("isolate next to a half-used core: %s", fmtInstance(got))
 	}
-	if _, err := Usage(host, *got, false); nova.ClassOf(err) != "CPUPinningInvalid" {
+	if _, err := Usage(host, *got, false, Options{}); nova.ClassOf(err) != "CPUPinningInvalid" {
 		t.Fatalf("accounting it: got %v, want CPUPinningInvalid", err)
 	}
 
@@ -242,7 +242,7 @@ func TestMixedCellWithoutPinnedCPUs(t *testing.T) {
 		t.Fatalf("Epoxy: got %v, %v; want a fit without pinning", got, err)
 	}
 	// Its empty pinning is accounted without error.
-	if _, err := Usage(topology.HostTopology{Cells: []topology.HostCell{hc}}, topology.InstanceTopology{Cells: []topology.InstanceCell{*got}}, false); err != nil {
+	if _, err := Usage(topology.HostTopology{Cells: []topology.HostCell{hc}}, topology.InstanceTopology{Cells: []topology.InstanceCell{*got}}, false, Options{}); err != nil {
 		t.Fatalf("usage of an empty pinning: %v", err)
 	}
 }
@@ -267,16 +267,19 @@ func TestErrors(t *testing.T) {
 
 	host := topology.HostTopology{Cells: []topology.HostCell{hc}}
 	unpinned := dedicated(0, []int{0}, 512) // cpu_pinning None
-	if _, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{unpinned}}, false); nova.ClassOf(err) != "AttributeError" {
+	if _, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{unpinned}}, false, Options{}); nova.ClassOf(err) != "AttributeError" {
 		t.Errorf("usage of a dedicated cell without pinning: got %v, want AttributeError", err)
+	}
+	if h, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{unpinned}}, false, Options{Profile: nova.For(nova.V(27, 1, 0))}); err != nil || !h.Cells[0].PinnedCPUs.IsEmpty() || h.Cells[0].MemoryUsageMiB != 512 {
+		t.Errorf("usage of a dedicated cell without pinning from 27.1.0: got %+v, %v; want its memory counted and nothing pinned", h.Cells[0], err)
 	}
 	unknown := dedicated(0, []int{0}, 512)
 	unknown.CPUPinning = map[int]int{0: 9}
-	if _, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{unknown}}, false); nova.ClassOf(err) != "CPUPinningUnknown" {
+	if _, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{unknown}}, false, Options{}); nova.ClassOf(err) != "CPUPinningUnknown" {
 		t.Errorf("pinning a CPU outside pcpuset: got %v, want CPUPinningUnknown", err)
 	}
 	host.Cells[0].MemPages = nil
-	if _, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{shared(0, []int{0}, 512)}}, false); nova.ClassOf(err) != "IndexError" {
+	if _, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{shared(0, []int{0}, 512)}}, false, Options{}); nova.ClassOf(err) != "IndexError" {
 		t.Errorf("usage on a cell without mempages: got %v, want IndexError", err)
 	}
 }
@@ -288,14 +291,14 @@ func TestUsagePages(t *testing.T) {
 	host := topology.HostTopology{Cells: []topology.HostCell{hc}}
 	ic := shared(0, []int{0}, 3) // 3 MiB = 1.5 pages of 2 MiB
 	ic.PageSizeKB = 2048
-	used, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{ic}}, false)
+	used, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{ic}}, false, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := used.Cells[0].MemPages[0].Used; got != 2 { // int(1 + 1.5)
 		t.Errorf("used 2 MiB pages: got %d, want 2", got)
 	}
-	freed, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{ic}}, true)
+	freed, err := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{ic}}, true, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +306,7 @@ func TestUsagePages(t *testing.T) {
 		t.Errorf("freed 2 MiB pages: got %d, want 0", got)
 	}
 	// No page size: the smallest size is charged.
-	if used, _ := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{shared(0, []int{0}, 1)}}, false); used.Cells[0].MemPages[1].Used != 10+256 {
+	if used, _ := Usage(host, topology.InstanceTopology{Cells: []topology.InstanceCell{shared(0, []int{0}, 1)}}, false, Options{}); used.Cells[0].MemPages[1].Used != 10+256 {
 		t.Errorf("small pages: got %+v", used.Cells[0].MemPages)
 	}
 	if host.Cells[0].MemPages[0].Used != 1 {

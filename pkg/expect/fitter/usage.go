@@ -9,7 +9,7 @@ import (
 	"github.com/numa-conformance/numa-conformance/pkg/topology"
 )
 
-func usage(host *topology.HostTopology, inst *topology.InstanceTopology, free bool) (topology.HostTopology, error) {
+func usage(host *topology.HostTopology, inst *topology.InstanceTopology, free bool, prof nova.Profile) (topology.HostTopology, error) {
 	// Nova returns the host unchanged when either topology is missing or
 	// has no cells.
 	if len(host.Cells) == 0 || len(inst.Cells) == 0 {
@@ -40,7 +40,7 @@ func usage(host *topology.HostTopology, inst *topology.InstanceTopology, free bo
 			if ic.CPUPolicy == "" || ic.CPUPolicy == topology.CPUPolicyShared {
 				continue
 			}
-			if ic.CPUPinning == nil {
+			if ic.CPUPinning == nil && !prof.UsageToleratesUnsetPinning {
 				return topology.HostTopology{}, nova.Errorf[*nova.AttributeError]("'NoneType' object has no attribute 'values' (cpu_pinning of a %s instance cell on host cell %d)", ic.CPUPolicy, hc.ID)
 			}
 			var buf [16]int

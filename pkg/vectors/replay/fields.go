@@ -21,16 +21,33 @@ func (d FieldDifference) String() string {
 }
 
 // Differences lists, field by field, where Got differs from Expected when
-// both are JSON results. It returns nil when either is an error rendering
-// ("error: Class") or not JSON: then the two renderings say it all.
+// both are JSON results of one kind (two objects, two lists). It returns nil
+// otherwise (an error rendering "error: Class", an XML comparison, null
+// against a value): then the renderings and the detail say it all.
 func (o Outcome) Differences() []FieldDifference {
 	var exp, got any
 	if json.Unmarshal([]byte(o.Expected), &exp) != nil || json.Unmarshal([]byte(o.Got), &got) != nil {
 		return nil
 	}
+	if kind(exp) != kind(got) {
+		return nil // a result against an XML rendering, or null against a value: nothing to walk
+	}
 	var out []FieldDifference
 	walkDiff("", exp, got, &out)
 	return out
+}
+
+// kind is the JSON kind of a decoded value.
+func kind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case nil:
+		return "null"
+	}
+	return "scalar"
 }
 
 const absent = "(absent)"

@@ -28,8 +28,12 @@ type Outcome struct {
 	// a JSON result, or "error: ClassName".
 	Expected, Got string
 	// Detail explains a semantic difference where a rendering alone would
-	// not (XML fragments).
+	// not (XML fragments), or carries our error's message.
 	Detail string
+	// Semantic: the runner compared the results itself (XML fragments, as
+	// libvirt would read them); Detail then says what differs, and the two
+	// renderings are not comparable text.
+	Semantic bool
 }
 
 // InputError reports a vector whose input this package cannot decode; the
@@ -300,7 +304,7 @@ func runUsage(v vectors.Vector, profile nova.Profile) (any, func() outcome, erro
 		return nil, nil, err
 	}
 	return &in, func() outcome {
-		h, err := fitter.Usage(in.Host, in.Instance, in.Free)
+		h, err := fitter.Usage(in.Host, in.Instance, in.Free, fitter.Options{Profile: profile})
 		if err != nil {
 			return outcome{err: err}
 		}
@@ -443,7 +447,7 @@ func compare(v vectors.Vector, got outcome) (Outcome, error) {
 		o.Detail = got.detail
 	}
 	if got.pass != nil {
-		o.Pass = *got.pass
+		o.Pass, o.Semantic = *got.pass, true
 		return o, nil
 	}
 	o.Pass = o.Expected == o.Got

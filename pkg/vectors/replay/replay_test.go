@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/numa-conformance/numa-conformance/pkg/nova"
 	"github.com/numa-conformance/numa-conformance/pkg/vectors"
 )
 
@@ -31,6 +32,35 @@ func TestPublicVectors(t *testing.T) {
 	for _, fn := range Functions() {
 		if perFunction[fn] == 0 {
 			t.Errorf("no public vector exercises %s", fn)
+		}
+	}
+}
+
+// TestReleaseVectors replays the facts recorded from Nova 31.0.0, 33.0.2
+// and 34.0.0's own unit tests, each under the profile its nova_version
+// names (no fallback: the version must be one the profiles know exactly).
+func TestReleaseVectors(t *testing.T) {
+	for _, file := range vectors.ReleaseFiles() {
+		f, err := vectors.Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Vectors) < 200 {
+			t.Fatalf("%s: %d vectors; the recorded sets hold over 200", file, len(f.Vectors))
+		}
+		for _, v := range f.Vectors {
+			t.Run(v.ID, func(t *testing.T) {
+				if _, warn, err := nova.ProfileFor(v.NovaVersion); err != nil || warn != "" || v.NovaVersion == "" {
+					t.Fatalf("nova_version %q: %q, %v; want an exact known release", v.NovaVersion, warn, err)
+				}
+				o, err := Run(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !o.Pass {
+					t.Errorf("%s (%s, Nova %s)\nexpected: %s\ngot:      %s\ndetail:   %s", v.Function, v.Origin.Test, v.NovaVersion, o.Expected, o.Got, o.Detail)
+				}
+			})
 		}
 	}
 }
