@@ -54,13 +54,18 @@ var propertyPaths = []struct {
 	{"has the guest CPU topology Nova computes (cpu/topology)", []string{"cpu/topology"}},
 }
 
+// FixtureLabel is the label only fixture name carries.
+func FixtureLabel(name string) string { return "fixture=" + name }
+
 // FixtureSpec declares the specs of one fixture. The container's text
 // carries the fixture name and labels in brackets and the same words are
-// Ginkgo labels, so --focus and --label-filter select the same specs.
+// Ginkgo labels, so --focus and --label-filter select the same specs. A
+// fixture's name can also be a group label (manual-split is both), so each
+// fixture has one label of its own, fixture=NAME, which selects it alone.
 // runTimeout bounds the node that creates, boots and reads the server
 // (harness.Timeouts.Run of the configuration).
 func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() FixtureSpecInput) bool {
-	labels := fx.AllLabels()
+	labels := append(fx.AllLabels(), FixtureLabel(fx.Name))
 	text := fx.Name
 	if len(labels) > 1 {
 		text += " [" + strings.Join(labels[1:], "] [") + "]"

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
+	"github.com/numa-conformance/numa-conformance/suites/numa"
 )
 
 // dryRun lists the specs the suite would run with the given ginkgo flags:
@@ -79,4 +80,40 @@ func TestFocusSelectsExactlyTheLabelledFixtures(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFixtureLabelSelectsOneFixture: --label-filter fixture=NAME runs that
+// fixture alone, also where NAME is a group label as well (manual-split).
+func TestFixtureLabelSelectsOneFixture(t *testing.T) {
+	for _, name := range []string{"manual-split", "auto-split", "hugepages-any"} {
+		for _, flags := range [][]string{{"--label-filter", numa.FixtureLabel(name)}, {"--focus", `\[` + numa.FixtureLabel(name) + `\]`}} {
+			got := dryRun(t, flags...)
+			if len(got) != 1 || firstLabel(got) != name {
+				t.Errorf("ginkgo %v selects %v; want fixture %s alone", flags, keys(got), name)
+			}
+		}
+	}
+}
+
+func firstKey(m map[string][]string) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+func firstLabel(m map[string][]string) string {
+	if l := m[firstKey(m)]; len(l) > 0 {
+		return l[0]
+	}
+	return ""
+}
+
+func keys(m map[string][]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
