@@ -120,7 +120,7 @@ selects = ( $(call suites,1) --dry-run $(call label_filter,$(1)) ) 2>&1 | grep '
 # threads then float over the guest's own CPUs).
 NO_SIBLINGS = pinned && (thread-policy || emulator-threads)
 LOCAL_CLOUD_ENV = OS_CLIENT_CONFIG_FILE=$(LOCAL_CLOUD_STATE)/clouds.yaml OS_CLOUD=local \
-	  NUMA_HARNESS_CONFIG=$(LOCAL_CLOUD_STATE)/harness.yaml
+	  NUMA_HARNESS_CONFIG=$(LOCAL_CLOUD_STATE)/harness.yaml NUMA_COMPUTE_VM_SCRIPT=$(CURDIR)/ci/local-cloud/compute-vm.sh
 CPU_MODE = bash $(CURDIR)/ci/local-cloud/cpu-mode.sh
 conformance:
 ifeq ($(strip $(OS_CLOUD)),)

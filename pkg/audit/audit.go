@@ -19,8 +19,11 @@ import (
 	"sync"
 	"time"
 
+	"libvirt.org/go/libvirtxml"
+
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
 	"github.com/numa-conformance/numa-conformance/pkg/expect"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/constraints"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
@@ -316,6 +319,11 @@ func check(ctx context.Context, env *harness.Env, unreachable map[string]error, 
 		}
 		diffs = kept
 	}
+	kdiffs, note := kernelCheck(ctx, conn, d.ID, d.Status, live, h.Info.OnlineCPUs)
+	diffs = append(diffs, kdiffs...)
+	if note != "" {
+		r.Notes = append(r.Notes, note)
+	}
 	r.Diffs = diffs
 	if len(diffs) == 0 {
 		r.Verdict = Conforms
@@ -323,6 +331,22 @@ func check(ctx context.Context, env *harness.Env, unreachable map[string]error, 
 		r.Verdict = Differs
 	}
 	return r, false
+}
+
+// kernelCheck compares what the host's kernel applies to a running
+// server's domain (vCPU thread affinities, memory nodes) with its live
+// XML; differences have paths under domain.KernelLayer. A view libvirt
+// cannot give (a server not running, a call refused) is a note, never a
+// difference.
+func kernelCheck(ctx context.Context, conn *hosts.Conn, id, status string, live *libvirtxml.Domain, online cpuset.CPUSet) ([]domain.Difference, string) {
+	if status != "ACTIVE" {
+		return nil, ""
+	}
+	view, err := conn.KernelView(ctx, id)
+	if err != nil {
+		return nil, fmt.Sprintf("the kernel's view (vCPU affinity, memory nodes) was not checked: %v", err)
+	}
+	return domain.KernelDiff(live, online, *view), ""
 }
 
 // numaRelevant reports whether a request without a NUMA topology still

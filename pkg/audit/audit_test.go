@@ -2,13 +2,18 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/hosts"
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
 	"github.com/numa-conformance/numa-conformance/pkg/harness"
 )
 
@@ -114,6 +119,8 @@ func TestAuditRealServers(t *testing.T) {
 		}
 	}
 
+	kernelMovedBehindLibvirt(ctx, t, env, numa)
+
 	// Alter the live domain through libvirt: vCPU 0 onto host CPU 3 only.
 	rw := env.Config.Hosts[host]
 	rw.ReadWrite = true
@@ -189,4 +196,57 @@ type cancelOnWrite context.CancelFunc
 func (c cancelOnWrite) Write(p []byte) (int, error) {
 	c()
 	return len(p), nil
+}
+
+// kernelMovedBehindLibvirt moves vCPU 0's thread of the server to one CPU
+// of its pin inside the compute host (taskset, the XML untouched) and
+// requires the audit to report exactly that, in the kernel layer, naming
+// the vCPU and both values. It needs a shell on the compute host:
+// NUMA_COMPUTE_VM_SCRIPT names the local cloud's compute-vm.sh (make
+// conformance sets it); elsewhere the step is skipped.
+func kernelMovedBehindLibvirt(ctx context.Context, t *testing.T, env *harness.Env, id string) {
+	t.Helper()
+	script := os.Getenv("NUMA_COMPUTE_VM_SCRIPT")
+	if script == "" {
+		t.Log("NUMA_COMPUTE_VM_SCRIPT unset: the kernel-view step (a vCPU thread moved behind libvirt's back) is skipped")
+		return
+	}
+	sh, err := env.Cloud.ServerHost(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := env.Pool.Conn(ctx, sh.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, _, err := conn.DomainXML(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pin string
+	for _, p := range live.CPUTune.VCPUPin {
+		if p.VCPU == 0 {
+			pin = p.CPUSet
+		}
+	}
+	pinned, err := cpuset.Parse(pin)
+	if err != nil || pinned.Len() < 2 {
+		t.Fatalf("vCPU 0 of %s is pinned to %q; the step needs at least two CPUs to move within", id, pin)
+	}
+	target, _ := pinned.Max()
+	cmd := fmt.Sprintf(`pid=$(cat /run/libvirt/qemu/%s.pid) && for task in /proc/$pid/task/*; do
+  if grep -q '^CPU 0/' "$task/comm"; then taskset -pc %d "${task##*/}" >/dev/null && echo moved; fi; done`, sh.InstanceName, target)
+	out, err := exec.CommandContext(ctx, "bash", script, "ssh", cmd).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "moved") {
+		t.Fatalf("moving vCPU 0 of %s to CPU %d inside %s: %v\n%s", sh.InstanceName, target, sh.Host, err, out)
+	}
+	rep, err := Run(ctx, env, nil, Options{Servers: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rep.Servers[0]
+	want := domain.Difference{Path: "kernel/vcpu[0]/affinity", Expected: pin + " (cputune/vcpupin[vcpu=0])", Observed: strconv.Itoa(target)}
+	if got.Verdict != Differs || len(got.Diffs) != 1 || got.Diffs[0] != want {
+		t.Fatalf("after moving vCPU 0's thread behind libvirt's back: expected differs with %v, observed %s %v %v", want, got.Verdict, got.Diffs, got.Notes)
+	}
 }

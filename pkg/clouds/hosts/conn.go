@@ -387,13 +387,7 @@ func (c *Conn) OnlineCPUs(ctx context.Context) (cpuset.CPUSet, error) {
 	if err != nil {
 		return cpuset.CPUSet{}, err
 	}
-	var online []int
-	for i := 0; i < int(n) && i/8 < len(cpumap); i++ {
-		if cpumap[i/8]&(1<<(i%8)) != 0 {
-			online = append(online, i)
-		}
-	}
-	return cpuset.New(online...), nil
+	return cpuMap(cpumap, int(n)), nil
 }
 
 // HostInfo is what the host's libvirt tells Nova about its NUMA layout,
@@ -437,19 +431,7 @@ func (c *Conn) HostTopology(ctx context.Context, cfg domain.Config) (*HostInfo, 
 // (OS-EXT-SRV-ATTR:instance_name). The raw XML is returned as libvirt sent
 // it, also when it does not parse.
 func (c *Conn) DomainXML(ctx context.Context, id string) (*libvirtxml.Domain, string, error) {
-	var dom libvirt.Domain
-	err := c.call(ctx, "domain lookup", func(lv *libvirt.Libvirt) error {
-		var err error
-		if uuid, ok := parseUUID(id); ok {
-			dom, err = lv.DomainLookupByUUID(uuid)
-		} else {
-			dom, err = lv.DomainLookupByName(id)
-		}
-		if libvirt.IsNotFound(err) {
-			return fmt.Errorf("%w: %q (libvirt: %w)", ErrDomainNotFound, id, err)
-		}
-		return err
-	})
+	dom, err := c.lookup(ctx, id)
 	if err != nil {
 		return nil, "", err
 	}
