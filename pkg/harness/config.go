@@ -120,7 +120,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if dups := yamlstrict.Duplicates(yamlstrict.Check(&doc)); len(dups) > 0 {
 		errs := make([]error, len(dups))
 		for i, d := range dups {
-			errs[i] = &ConfigError{File: file, Line: d.Line, Field: d.Key, Problem: fmt.Sprintf("given again (first at line %d); YAML keeps one of the two, so the other would be silently lost", d.FirstLine), Err: d}
+			errs[i] = &ConfigError{File: file, Line: d.Line, Field: d.Key, Problem: d.Problem(), Err: d}
 		}
 		return nil, errors.Join(errs...)
 	}

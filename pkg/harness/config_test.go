@@ -46,8 +46,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad duration", "timeouts: {boot: soon}\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{"timeouts.boot", `"soon"`, "positive duration"}},
 		{"unknown timeout", "timeouts: {bot: 1m}\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{"h.yaml:1", "timeouts", "bot"}},
 		{"bad host", "hosts: {a: {uri: 'qemu:///system', cpu_shared_set: 'x'}}\n", []string{"h.yaml", "host a", "cpu_shared_set"}},
-		{"hosts twice", "hosts:\n  a: {uri: 'qemu+tcp://a/system'}\nhosts:\n  b: {uri: 'qemu+tcp://b/system'}\n", []string{"h.yaml:3: hosts: given again (first at line 1)"}},
-		{"a host's key twice", "hosts:\n  a:\n    uri: 'qemu+tcp://a/system'\n    uri: 'qemu+tcp://b/system'\n", []string{"h.yaml:4: uri: given again (first at line 3)"}},
+		{"hosts twice", "hosts:\n  a: {uri: 'qemu+tcp://a/system'}\nhosts:\n  b: {uri: 'qemu+tcp://b/system'}\n", []string{"h.yaml:3: hosts: given again (first at line 1, column 1)"}},
+		{"a host's key twice", "hosts:\n  a:\n    uri: 'qemu+tcp://a/system'\n    uri: 'qemu+tcp://b/system'\n", []string{"h.yaml:4: uri: given again (first at line 3, column 5)"}},
 		{"scratch is a compute host, hosts after", "scratch_libvirt: qemu+tcp://a/system\nhosts: {a: {uri: 'qemu+tcp://a/system'}}\n", []string{"h.yaml:1: scratch_libvirt", "compute host a's libvirt"}},
 		{"scratch names a compute host", "hosts: {a: {uri: 'qemu+tcp://a/system'}}\nscratch_libvirt: a\n", []string{"h.yaml:2: scratch_libvirt", "compute host a's libvirt"}},
 	} {

@@ -22,8 +22,13 @@ type DuplicateKeyError struct {
 
 // Error says where the key comes again and where it came first.
 func (e *DuplicateKeyError) Error() string {
-	return fmt.Sprintf("line %d, column %d: key %q given again (first at line %d, column %d); YAML keeps one of the two, so the other would be silently lost",
-		e.Line, e.Column, e.Key, e.FirstLine, e.FirstColumn)
+	return fmt.Sprintf("line %d, column %d: key %q %s", e.Line, e.Column, e.Key, e.Problem())
+}
+
+// Problem is the error without its place, for readers whose own error
+// types name the file, line and key.
+func (e *DuplicateKeyError) Problem() string {
+	return fmt.Sprintf("given again (first at line %d, column %d); YAML keeps one of the two, so the other would be silently lost", e.FirstLine, e.FirstColumn)
 }
 
 // Parse reads one YAML document into a node tree and refuses duplicate

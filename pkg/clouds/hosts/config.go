@@ -185,12 +185,8 @@ func ParseConfig(file string, data []byte) (Hosts, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &ConfigError{File: file, Problem: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
 	}
-	if dups := yamlstrict.Duplicates(yamlstrict.Check(&doc)); len(dups) > 0 {
-		errs := make([]error, len(dups))
-		for i, d := range dups {
-			errs[i] = duplicateKey(file, d)
-		}
-		return nil, errors.Join(errs...)
+	if err := duplicateKeys(file, &doc); err != nil {
+		return nil, err
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &ConfigError{File: file, Problem: `empty document; want a mapping with the key "hosts"`}
@@ -218,9 +214,13 @@ func ParseConfig(file string, data []byte) (Hosts, error) {
 	return DecodeHosts(file, hostsNode)
 }
 
-// duplicateKey renders a key given twice as a ConfigError of file.
-func duplicateKey(file string, d *yamlstrict.DuplicateKeyError) *ConfigError {
-	return &ConfigError{File: file, Line: d.Line, Field: d.Key, Problem: fmt.Sprintf("given again (first at line %d); YAML keeps one of the two, so the other would be silently lost", d.FirstLine), Err: d}
+// duplicateKeys renders each key given twice in n as a ConfigError of file.
+func duplicateKeys(file string, n *yaml.Node) error {
+	var errs []error
+	for _, d := range yamlstrict.Duplicates(yamlstrict.Check(n)) {
+		errs = append(errs, &ConfigError{File: file, Line: d.Line, Field: d.Key, Problem: d.Problem(), Err: d})
+	}
+	return errors.Join(errs...)
 }
 
 // DecodeHosts decodes the value of a "hosts" key, with the same checks as
@@ -229,11 +229,8 @@ func duplicateKey(file string, d *yamlstrict.DuplicateKeyError) *ConfigError {
 func DecodeHosts(file string, n *yaml.Node) (Hosts, error) {
 	d := &decoder{file: file}
 	out := Hosts{}
-	if dups := yamlstrict.Duplicates(yamlstrict.Check(n)); len(dups) > 0 {
-		for _, dup := range dups {
-			d.errs = append(d.errs, duplicateKey(file, dup))
-		}
-		return nil, d.err()
+	if err := duplicateKeys(file, n); err != nil {
+		return nil, err
 	}
 	switch {
 	case n == nil || n.Tag == "!!null":

@@ -104,13 +104,13 @@ hosts:
     uri: qemu+tcp://c1/system
   c1:
     uri: qemu+tcp://c2/system
-`, 5, "", "c1", "given again (first at line 3)"},
+`, 5, "", "c1", "given again (first at line 3, column 3)"},
 		{"hosts given twice", `
 hosts:
   c1: {uri: qemu+tcp://c1/system}
 hosts:
   c2: {uri: qemu+tcp://c2/system}
-`, 4, "", "hosts", "given again (first at line 2); YAML keeps one of the two"},
+`, 4, "", "hosts", "given again (first at line 2, column 1); YAML keeps one of the two"},
 		{"unknown nested key", `
 hosts:
   c1:
