@@ -163,6 +163,15 @@ func FixtureSpec(fx fixtures.Fixture, runTimeout time.Duration, input func() Fix
 					diffs := append(harness.NovaViewDifferences(res.Expected, res.NovaTopology), harness.DomainVsNovaView(res.Domain, res.NovaTopology)...)
 					Expect(diffs).To(match.HaveNoDifferences(), evidenceHint(res))
 				})
+				It("runs as its domain says: the host's kernel applies its vCPU affinities and memory nodes [kernel]", Label("kernel"), func(ctx SpecContext) {
+					requireDomain(res)
+					conn, err := in.Env.Pool.Conn(ctx, res.Host)
+					Expect(err).NotTo(HaveOccurred())
+					view, err := conn.KernelView(ctx, res.Server.ID)
+					Expect(err).NotTo(HaveOccurred(), "reading what the kernel of %s applies to server %s", res.Host, res.Server.ID)
+					diffs := domain.KernelDiff(res.Domain, in.Env.Hosts[res.Host].Info.OnlineCPUs, *view)
+					Expect(diffs).To(match.HaveNoDifferences(), evidenceHint(res))
+				})
 				It("catches copies of this domain with one property altered, defined on the scratch libvirtd [altered-domain]", Label("altered-domain"), func(ctx SpecContext) {
 					requireDomain(res)
 					if in.Env.Scratch == nil {
