@@ -13,6 +13,7 @@ import (
 
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
+	"github.com/numa-conformance/numa-conformance/pkg/evidence"
 	"github.com/numa-conformance/numa-conformance/pkg/expect"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
 )
@@ -60,31 +61,12 @@ func showPinning(m map[int]int) string {
 	return strings.Join(parts, " ")
 }
 
-// Summary is the JSON evidence of one fixture's run.
-type Summary struct {
-	Fixture     string              `json:"fixture"`
-	File        string              `json:"file"`
-	Labels      []string            `json:"labels"`
-	Outcome     string              `json:"expected_outcome"`
-	ServerID    string              `json:"server_id,omitempty"`
-	Host        string              `json:"host,omitempty"`
-	FlavorError string              `json:"flavor_error,omitempty"`
-	CreateError string              `json:"create_error,omitempty"`
-	BootError   string              `json:"boot_error,omitempty"`
-	Predicted   map[string]any      `json:"predicted"`
-	Expected    *expect.Expected    `json:"expected,omitempty"`
-	Candidates  []Candidate         `json:"candidates,omitempty"`
-	Differences []domain.Difference `json:"differences"`
-	NovaView    *openstack.Topology `json:"nova_topology,omitempty"`
-	Notes       []string            `json:"notes,omitempty"`
-}
-
 // Summarize builds the JSON evidence of a result.
-func Summarize(res *Result) Summary {
-	s := Summary{Fixture: res.Fixture.Name, File: fmt.Sprintf("%s:%d", res.Fixture.File, res.Fixture.Line),
+func Summarize(res *Result) (evidence.Result, error) {
+	s := evidence.Result{Fixture: res.Fixture.Name, File: fmt.Sprintf("%s:%d", res.Fixture.File, res.Fixture.Line),
 		Labels: res.Fixture.AllLabels(), Outcome: string(res.Want.Outcome), Host: res.Host,
-		Predicted: map[string]any{}, Expected: res.Expected, Candidates: res.Candidates,
-		Differences: res.Differences, NovaView: res.NovaTopology, Notes: res.Notes}
+		Predicted: res.Predicted, Expected: res.Expected, Candidates: res.Candidates,
+		Differences: res.Differences, Notes: res.Notes}
 	if s.Differences == nil {
 		s.Differences = []domain.Difference{}
 	}
@@ -99,10 +81,14 @@ func Summarize(res *Result) Summary {
 			*e.dst = e.err.Error()
 		}
 	}
-	for h, exp := range res.Predicted {
-		s.Predicted[h] = exp
+	if res.NovaTopology != nil {
+		raw, err := json.Marshal(res.NovaTopology)
+		if err != nil {
+			return s, fmt.Errorf("evidence of %s: Nova's topology: %w", res.Fixture.Name, err)
+		}
+		s.NovaTopology = raw
 	}
-	return s
+	return s, nil
 }
 
 // WriteEvidence writes a fixture's evidence under dir/<fixture>/:
@@ -113,11 +99,15 @@ func WriteEvidence(dir string, res *Result) error {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(Summarize(res), "", "  ")
+	sum, err := Summarize(res)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(d, "result.json"), append(data, '\n'), 0o644); err != nil {
+	data, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d, evidence.FileName), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	if res.DomainXML != "" {

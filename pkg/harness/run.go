@@ -16,6 +16,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/numa-conformance/numa-conformance/pkg/clouds/openstack"
+	"github.com/numa-conformance/numa-conformance/pkg/evidence"
 	"github.com/numa-conformance/numa-conformance/pkg/expect"
 	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
 	"github.com/numa-conformance/numa-conformance/pkg/fixtures"
@@ -64,17 +65,8 @@ type Result struct {
 	Notes []string
 }
 
-// Candidate is one expectation for the landed host, computed from one
-// set of other servers counted on it.
-type Candidate struct {
-	// Snapshot says which set: "before boot" (the prediction), one order
-	// of concurrent claims, or the usage before or after a lifecycle step.
-	Snapshot string `json:"snapshot"`
-	// Others are the servers on the host that the usage counted.
-	Others      []string            `json:"others"`
-	Expected    *expect.Expected    `json:"expected"`
-	Differences []domain.Difference `json:"differences"`
-}
+// Candidate is one expectation for the landed host (see evidence.Candidate).
+type Candidate = evidence.Candidate
 
 // HTTPStatus returns the status of an API error, or 0.
 func HTTPStatus(err error) int {

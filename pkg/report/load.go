@@ -20,7 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/numa-conformance/numa-conformance/pkg/expect"
+	"github.com/numa-conformance/numa-conformance/pkg/evidence"
+	"github.com/numa-conformance/numa-conformance/pkg/expect/domain"
 )
 
 // Verdicts of a fixture or a spec, as the report shows them.
@@ -151,27 +152,10 @@ func (f *Fixture) Differences() []Difference {
 	return f.Evidence.Differences
 }
 
-// Evidence is evidence/<fixture>/: result.json (the harness's Summary)
-// and the two XML files.
+// Evidence is evidence/<fixture>/: result.json (evidence.Result, as the
+// harness wrote it) and the two XML files.
 type Evidence struct {
-	Fixture     string   `json:"fixture"`
-	File        string   `json:"file"`
-	Labels      []string `json:"labels"`
-	Outcome     string   `json:"expected_outcome"`
-	ServerID    string   `json:"server_id"`
-	Host        string   `json:"host"`
-	FlavorError string   `json:"flavor_error"`
-	CreateError string   `json:"create_error"`
-	BootError   string   `json:"boot_error"`
-	// Predicted is the fitter's expectation on every candidate host.
-	Predicted map[string]*expect.Expected `json:"predicted"`
-	// Expected is the expectation for the host the server landed on.
-	Expected    *expect.Expected `json:"expected"`
-	Differences []Difference     `json:"differences"`
-	// NovaTopology is Nova's own record of the server's topology, as the
-	// API returned it.
-	NovaTopology json.RawMessage `json:"nova_topology"`
-	Notes        []string        `json:"notes"`
+	evidence.Result
 	// ExpectedXML is expected.xml, the fragments the fitter expects;
 	// empty when there is none.
 	ExpectedXML string `json:"-"`
@@ -182,11 +166,7 @@ type Evidence struct {
 
 // Difference is one property where the live domain (or Nova's record)
 // differs from the expectation.
-type Difference struct {
-	Path     string `json:"Path"`
-	Expected string `json:"Expected"`
-	Observed string `json:"Observed"`
-}
+type Difference = domain.Difference
 
 // Load reads the report directory dir. run.json and ginkgo.json must be
 // there; groups.json and evidence/ are optional. Errors name the file.
@@ -327,7 +307,7 @@ func readJSON(path string, v any) error {
 
 func loadEvidence(dir string) (*Evidence, error) {
 	ev := &Evidence{}
-	if err := readJSON(filepath.Join(dir, "result.json"), ev); err != nil {
+	if err := readJSON(filepath.Join(dir, evidence.FileName), ev); err != nil {
 		return nil, err
 	}
 	for _, x := range []struct {
