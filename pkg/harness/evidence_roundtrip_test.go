@@ -57,8 +57,7 @@ func TestEvidenceRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Compared as JSON: the expectation's unexported caches are not part
-	// of the schema.
+	// Compared as JSON, the form the two sides exchange.
 	if a, b := mustJSON(t, want), mustJSON(t, back.Result); a != b {
 		t.Errorf("written and read back differ:\n%s\n%s", a, b)
 	}
