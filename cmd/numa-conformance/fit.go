@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/numa-conformance/numa-conformance/pkg/cpuset"
@@ -248,9 +249,33 @@ func readStrict(path string, into any) error {
 			line := 1 + bytes.Count(data[:se.Offset], []byte("\n"))
 			return fmt.Errorf("%s:%d: %v", path, line, err)
 		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			line := 1 + bytes.Count(data[:min(int(te.Offset), len(data))], []byte("\n"))
+			return fmt.Errorf("%s:%d: %s: want %s, got a %s", path, line, te.Field, jsonTypeWords(te.Type.Kind()), te.Value)
+		}
 		return fmt.Errorf("%s: %v", path, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return nil
+}
+
+// jsonTypeWords names what a JSON field of Go kind k must hold.
+func jsonTypeWords(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return `a string (quote numbers: "2")`
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a " + k.String()
 }
 
 func printFit(w io.Writer, rep fitReport, asJSON bool, code int) int {

@@ -148,6 +148,17 @@ func TestFitBadInputNamesFileAndField(t *testing.T) {
 	if code != exitBadInput {
 		t.Errorf("missing --host: exit %d", code)
 	}
+	// Wrong types name the field and what was expected, not Go's types.
+	for doc, want := range map[string]string{
+		`{"vcpus": 4, "memory_mb": 2048, "extra_specs": {"hw:numa_nodes": 2}}`: `:1: extra_specs: want a string (quote numbers: "2"), got a number`,
+		"{\n  \"vcpus\": \"four\"\n}":                                          ":2: vcpus: want an integer, got a string",
+	} {
+		f := writeFile(t, "flavor.json", doc)
+		code, _, errOut := run(t, "fit", "--host", "../../examples/host-2node.json", "--flavor", f)
+		if code != exitBadInput || !strings.Contains(errOut, f+want) || strings.Contains(errOut, "Go struct") {
+			t.Errorf("%s: exit %d, %q; want %q", doc, code, errOut, f+want)
+		}
+	}
 }
 
 func TestUnknownCommand(t *testing.T) {

@@ -8,9 +8,9 @@
 package harness
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -105,7 +105,12 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ConfigError{File: path, Problem: "cannot read the harness configuration (set NUMA_HARNESS_CONFIG or --config)", Err: err}
+		why := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			why = pe.Err // "no such file or directory", "is a directory"
+		}
+		return nil, &ConfigError{File: path, Problem: fmt.Sprintf("cannot read the harness configuration: %v (set NUMA_HARNESS_CONFIG or --config)", why), Err: err}
 	}
 	return ParseConfig(path, data)
 }
@@ -148,37 +153,13 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			}
 			cfg.ScratchLibvirt, scratchLine = v.Value, k.Line
 		case "timeouts":
-			var t struct {
-				Boot, Delete, Image string
-			}
-			if err := decodeStrict(v, &t); err != nil {
-				fail("want boot, delete and image as durations (e.g. 10m): "+err.Error(), err)
-				continue
-			}
-			for _, d := range []struct {
-				name string
-				text string
-				dst  *time.Duration
-			}{{"boot", t.Boot, &cfg.Timeouts.Boot}, {"delete", t.Delete, &cfg.Timeouts.Delete}, {"image", t.Image, &cfg.Timeouts.Image}} {
-				if d.text == "" {
-					continue
-				}
-				dur, err := time.ParseDuration(d.text)
-				if err != nil || dur <= 0 {
-					errs = append(errs, &ConfigError{File: file, Line: v.Line, Field: "timeouts." + d.name, Problem: fmt.Sprintf("%q: want a positive duration such as 10m", d.text), Err: err})
-					continue
-				}
-				*d.dst = dur
-			}
+			var terrs []error
+			cfg.Timeouts, terrs = parseTimeouts(file, v)
+			errs = append(errs, terrs...)
 		case "compute":
-			var c struct {
-				Pack *bool `yaml:"packing_host_numa_cells_allocation_strategy"`
-			}
-			if err := decodeStrict(v, &c); err != nil {
-				fail("the only key is packing_host_numa_cells_allocation_strategy (true or false): "+err.Error(), err)
-				continue
-			}
-			cfg.PackHostNUMACells = c.Pack
+			var cerrs []error
+			cfg.PackHostNUMACells, cerrs = parseCompute(file, v)
+			errs = append(errs, cerrs...)
 		case "hosts":
 			sawHosts = true
 			hs, err := hosts.DecodeHosts(file, v)
@@ -244,12 +225,76 @@ func (t Timeouts) withDefaults() Timeouts {
 
 // decodeStrict decodes a node rejecting unknown keys (yaml.Node.Decode
 // has no strict mode).
-func decodeStrict(n *yaml.Node, v any) error {
-	data, err := yaml.Marshal(n)
-	if err != nil {
-		return err
+// eachKey calls fn for each key of mapping n with its value, reporting a
+// node that is no mapping, and the keys fn refuses, as ConfigErrors of
+// file under section; fn returns the problem with a key, or "".
+func eachKey(file, section string, n *yaml.Node, fn func(k, v *yaml.Node) string) []error {
+	if n.Kind != yaml.MappingNode {
+		return []error{&ConfigError{File: file, Line: n.Line, Field: section, Problem: "want a mapping"}}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	return dec.Decode(v)
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if problem := fn(k, v); problem != "" {
+			errs = append(errs, &ConfigError{File: file, Line: k.Line, Field: section + "." + k.Value, Problem: problem})
+		}
+	}
+	return errs
+}
+
+// decodeValue decodes one scalar, saying what was expected in the words
+// of yamlstrict.TypeProblem when it has the wrong type.
+func decodeValue(v *yaml.Node, dst any) string {
+	err := v.Decode(dst)
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		if p, ok := yamlstrict.TypeProblem(te.Errors[0]); ok {
+			return p.Text
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// parseTimeouts reads the timeouts: section.
+func parseTimeouts(file string, n *yaml.Node) (Timeouts, []error) {
+	var t Timeouts
+	dst := map[string]*time.Duration{"boot": &t.Boot, "delete": &t.Delete, "image": &t.Image}
+	errs := eachKey(file, "timeouts", n, func(k, v *yaml.Node) string {
+		d, ok := dst[k.Value]
+		if !ok {
+			return "unknown key; known keys are boot, delete and image"
+		}
+		var text string
+		if p := decodeValue(v, &text); p != "" {
+			return p
+		}
+		dur, err := time.ParseDuration(text)
+		if err != nil || dur <= 0 {
+			return fmt.Sprintf("%q: want a positive duration such as 10m", text)
+		}
+		*d = dur
+		return ""
+	})
+	return t, errs // after eachKey, which fills t
+}
+
+// parseCompute reads the compute: section: the nova.conf options no API
+// shows that change every host's expectations.
+func parseCompute(file string, n *yaml.Node) (*bool, []error) {
+	var pack *bool
+	errs := eachKey(file, "compute", n, func(k, v *yaml.Node) string {
+		if k.Value != "packing_host_numa_cells_allocation_strategy" {
+			return "unknown key; the only key is packing_host_numa_cells_allocation_strategy"
+		}
+		var b bool
+		if p := decodeValue(v, &b); p != "" {
+			return p
+		}
+		pack = &b
+		return ""
+	})
+	return pack, errs // after eachKey, which sets pack
 }

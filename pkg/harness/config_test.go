@@ -46,6 +46,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad duration", "timeouts: {boot: soon}\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{"timeouts.boot", `"soon"`, "positive duration"}},
 		{"unknown timeout", "timeouts: {bot: 1m}\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{"h.yaml:1", "timeouts", "bot"}},
 		{"bad host", "hosts: {a: {uri: 'qemu:///system', cpu_shared_set: 'x'}}\n", []string{"h.yaml", "host a", "cpu_shared_set"}},
+		{"compute value of the wrong type", "cloud: x\ncompute:\n  packing_host_numa_cells_allocation_strategy: maybe\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{`h.yaml:3: compute.packing_host_numa_cells_allocation_strategy: want true or false, got "maybe"`}},
+		{"unknown compute key", "compute: {pack: true}\nhosts: {a: {uri: 'qemu:///system'}}\n", []string{"h.yaml:1: compute.pack: unknown key"}},
 		{"hosts twice", "hosts:\n  a: {uri: 'qemu+tcp://a/system'}\nhosts:\n  b: {uri: 'qemu+tcp://b/system'}\n", []string{"h.yaml:3: hosts: given again (first at line 1, column 1)"}},
 		{"a host's key twice", "hosts:\n  a:\n    uri: 'qemu+tcp://a/system'\n    uri: 'qemu+tcp://b/system'\n", []string{"h.yaml:4: uri: given again (first at line 3, column 5)"}},
 		{"scratch is a compute host, hosts after", "scratch_libvirt: qemu+tcp://a/system\nhosts: {a: {uri: 'qemu+tcp://a/system'}}\n", []string{"h.yaml:1: scratch_libvirt", "compute host a's libvirt"}},
@@ -68,8 +70,11 @@ func TestParseConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := LoadConfig("/nonexistent/harness.yaml"); err == nil || !strings.Contains(err.Error(), "/nonexistent/harness.yaml") {
+	if _, err := LoadConfig("/nonexistent/harness.yaml"); err == nil || !strings.Contains(err.Error(), "/nonexistent/harness.yaml: cannot read the harness configuration: no such file or directory") {
 		t.Errorf("missing file: %v", err)
+	}
+	if _, err := LoadConfig(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory: %v", err)
 	}
 }
 

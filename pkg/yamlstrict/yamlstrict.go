@@ -9,6 +9,9 @@ package yamlstrict
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -92,4 +95,101 @@ func Duplicates(err error) []*DuplicateKeyError {
 		out = append(out, d)
 	}
 	return out
+}
+
+// typeErrorRE matches one entry of a yaml.v3 *TypeError: its Errors are
+// text only, "line 6: cannot unmarshal !!str `four` into int".
+var typeErrorRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
+
+// TypeProblem rewrites one entry of a yaml.v3 *TypeError as what was
+// expected and what was there: line 6, `want an integer, got "four"`, and
+// the offending value (its YAML tag and text) for KeyOf. ok is false for
+// any other text.
+func TypeProblem(entry string) (p Problem, ok bool) {
+	m := typeErrorRE.FindStringSubmatch(strings.TrimSpace(entry))
+	if m == nil {
+		return Problem{}, false
+	}
+	p.Line, _ = strconv.Atoi(m[1])
+	p.Tag, p.Value = "!!"+m[2], m[3]
+	got := strconv.Quote(m[3])
+	switch m[2] {
+	case "map":
+		got = "a mapping"
+	case "seq":
+		got = "a list"
+	}
+	p.Text = fmt.Sprintf("want %s, got %s", goTypeWords(m[4]), got)
+	return p, true
+}
+
+// Problem is a value of the wrong type: where, what was there, and what
+// was expected (Text).
+type Problem struct {
+	Line       int
+	Tag, Value string // the value's YAML tag ("!!str") and text
+	Text       string
+}
+
+// goTypeWords names a Go type as a YAML author would say it.
+func goTypeWords(t string) string {
+	switch {
+	case strings.HasPrefix(t, "int"):
+		return "an integer"
+	case strings.HasPrefix(t, "uint"):
+		return "a whole number, 0 or more"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string (quote numbers: \"2\")"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["):
+		return "a mapping"
+	}
+	return "a " + t
+}
+
+// KeyOf is the dotted path, from n, of the key whose value p is about
+// ("flavor.vcpus"): on p's line, the value with p's tag (and text, for a
+// scalar), else the first key on that line; "" when none is there.
+func KeyOf(n *yaml.Node, p Problem) string {
+	var first string
+	var walk func(n *yaml.Node, prefix string) string
+	walk = func(n *yaml.Node, prefix string) string {
+		if n == nil {
+			return ""
+		}
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				if k := walk(c, prefix); k != "" {
+					return k
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				path := prefix + k.Value
+				if k.Line == p.Line || v.Line == p.Line {
+					if v.ShortTag() == p.Tag && (p.Value == "" || v.Kind != yaml.ScalarNode || v.Value == p.Value) {
+						return path
+					}
+					if first == "" {
+						first = path
+					}
+				}
+				if sub := walk(v, path+"."); sub != "" {
+					return sub
+				}
+			}
+		}
+		return ""
+	}
+	if k := walk(n, ""); k != "" {
+		return k
+	}
+	return first
 }

@@ -34,3 +34,37 @@ func TestParseAcceptsMergeKeysAndDistinctKeys(t *testing.T) {
 		t.Fatal("a syntax error was accepted")
 	}
 }
+
+func TestTypeProblemAndKeyOf(t *testing.T) {
+	for entry, want := range map[string]string{
+		"line 6: cannot unmarshal !!str `four` into int":                 `want an integer, got "four"`,
+		"line 3: cannot unmarshal !!str `maybe` into bool":               `want true or false, got "maybe"`,
+		"line 9: cannot unmarshal !!map into []string":                   "want a list, got a mapping",
+		"line 2: cannot unmarshal !!int `2` into string":                 `want a string (quote numbers: "2"), got "2"`,
+		"line 4: cannot unmarshal !!seq `[1, 2]` into map[string]string": "want a mapping, got a list",
+		"line 4: something else":                                         "",
+	} {
+		p, ok := TypeProblem(entry)
+		if p.Text != want || ok != (want != "") {
+			t.Errorf("TypeProblem(%q) = %q, %v; want %q", entry, p.Text, ok, want)
+		}
+	}
+	doc, err := Parse([]byte("fixtures:\n  - name: a\n    flavor:\n      vcpus: four\n      extra_specs:\n        hw:numa_nodes: 2\n    other: {vcpus: 1, specs: [a]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{Line: 4, Tag: "!!str", Value: "four"}, "fixtures.flavor.vcpus"},
+		{Problem{Line: 6, Tag: "!!int", Value: "2"}, "fixtures.flavor.extra_specs.hw:numa_nodes"},
+		{Problem{Line: 7, Tag: "!!seq"}, "fixtures.other.specs"},
+		{Problem{Line: 7, Tag: "!!bool"}, "fixtures.other"},
+		{Problem{Line: 9, Tag: "!!str"}, ""},
+	} {
+		if got := KeyOf(doc, tc.p); got != tc.want {
+			t.Errorf("KeyOf(%+v) = %q; want %q", tc.p, got, tc.want)
+		}
+	}
+}
