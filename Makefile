@@ -89,7 +89,8 @@ cloud-down:
 cloud-smoke:
 	$(call time,cloud-smoke,bash ci/local-cloud/smoke.sh)
 
-## conformance: the main job, the Ginkgo suites in suites/. Without OS_CLOUD it brings up the
+## conformance: the main job, the Ginkgo suites in suites/. Without OS_CLOUD (or openrc
+## variables: OS_AUTH_URL) it brings up the
 ## embedded local cloud (ci/local-cloud) and runs them against it: first everything but the
 ## pinned fixtures, then, with the compute host switched to dedicated CPUs (cpu-mode.sh split),
 ## the pinned ones, then the thread-policy and emulator-threads ones again on a compute VM
@@ -123,7 +124,7 @@ LOCAL_CLOUD_ENV = OS_CLIENT_CONFIG_FILE=$(LOCAL_CLOUD_STATE)/clouds.yaml OS_CLOU
 	  NUMA_HARNESS_CONFIG=$(LOCAL_CLOUD_STATE)/harness.yaml NUMA_COMPUTE_VM_SCRIPT=$(CURDIR)/ci/local-cloud/compute-vm.sh
 CPU_MODE = bash $(CURDIR)/ci/local-cloud/cpu-mode.sh
 conformance:
-ifeq ($(strip $(OS_CLOUD)),)
+ifeq ($(strip $(OS_CLOUD)$(OS_AUTH_URL)),)
 	$(call time,cloud-up,bash ci/local-cloud/cloud-up.sh; $(CPU_MODE) none)
 	$(call time,libvirt-local (scratch libvirtd for altered-domain specs; after cloud-up so that its probe sees the host as the image build left it),\
 	  bash ci/libvirt-local/up.sh --tcp --tls --ssh)
@@ -149,13 +150,13 @@ ifeq ($(strip $(OS_CLOUD)),)
 	  $(LOCAL_CLOUD_ENV) NUMA_REQUIRE_CLOUD=1 $(GO) test -count=1 -timeout 30m ./suites/runs/)
 	@echo "conformance: the local cloud is still up (make cloud-down stops it)."
 else
-	$(call time,NUMA suites against $(OS_CLOUD),\
+	$(call time,NUMA suites against $(or $(OS_CLOUD),the cloud of the OS_* variables),\
 	  export NUMA_HARNESS_CONFIG=$(abspath $(NUMA_HARNESS_CONFIG)); $(SUITES) $(if $(strip $(LABELS)),--label-filter='$(LABELS)'))
 endif
 
 ## sweep: list what earlier runs left on the cloud (DELETE=1 deletes it).
 sweep: build
-	$(call time,sweep,$(if $(OS_CLOUD),,$(LOCAL_CLOUD_ENV)) $(BIN) sweep $(if $(DELETE),--delete))
+	$(call time,sweep,$(if $(OS_CLOUD)$(OS_AUTH_URL),,$(LOCAL_CLOUD_ENV)) $(BIN) sweep $(if $(DELETE),--delete))
 
 clean:
 	rm -rf bin

@@ -169,6 +169,7 @@ func TestUnknownCommand(t *testing.T) {
 
 func TestSweepNeedsCloud(t *testing.T) {
 	t.Setenv("OS_CLOUD", "")
+	t.Setenv("OS_AUTH_URL", "")
 	code, _, errOut := run(t, "sweep")
 	if code != exitBadInput || !strings.Contains(errOut, "--cloud") || !strings.Contains(errOut, "OS_CLOUD") {
 		t.Errorf("no cloud: exit %d, %q", code, errOut)

@@ -36,8 +36,8 @@ func runSweep(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return badInput(stderr, "sweep", fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
-	if *cloud == "" {
-		return badInput(stderr, "sweep", errors.New("no cloud: pass --cloud NAME or set OS_CLOUD"))
+	if *cloud == "" && os.Getenv("OS_AUTH_URL") == "" {
+		return badInput(stderr, "sweep", errors.New("no cloud: pass --cloud NAME, set OS_CLOUD, or source an openrc file (OS_AUTH_URL, ...)"))
 	}
 	if *run != "" && !openstack.IsRunID(*run) {
 		return badInput(stderr, "sweep", fmt.Errorf("--run %q: expected a run ID of 8 lowercase hex digits (the <run> of numa-conformance-<run>-...)", *run))

@@ -112,8 +112,8 @@ func preflight(ctx context.Context, cfg *Config, cloudName string, lenient bool)
 	if cloudName == "" {
 		cloudName = cfg.Cloud
 	}
-	if cloudName == "" {
-		return nil, nil, &PreflightError{Check: "cloud", Err: fmt.Errorf("no cloud named: set OS_CLOUD or \"cloud:\" in %s", cfg.File)}
+	if cloudName == "" && os.Getenv("OS_AUTH_URL") == "" {
+		return nil, nil, &PreflightError{Check: "cloud", Err: fmt.Errorf("no cloud named: set OS_CLOUD or \"cloud:\" in %s, or source an openrc file (OS_AUTH_URL, OS_USERNAME, ...)", cfg.File)}
 	}
 	cloud, err := openstack.Connect(ctx, cloudName)
 	if err != nil {

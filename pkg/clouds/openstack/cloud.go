@@ -7,6 +7,8 @@ package openstack
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -52,7 +54,8 @@ const httpTimeout = 60 * time.Second
 // Cloud is an authenticated connection to one clouds.yaml entry. It is safe
 // for concurrent use once returned by Connect.
 type Cloud struct {
-	// Name is the clouds.yaml entry this connection was made from.
+	// Name is the clouds.yaml entry this connection was made from, or
+	// EnvSource for openrc variables.
 	Name string
 	// ConfigPath is the clouds.yaml file that was read.
 	ConfigPath string
@@ -86,37 +89,69 @@ func cloudsYAMLLocations() []string {
 	return append(locs, filepath.Join("/etc", "openstack", "clouds.yaml"))
 }
 
+// EnvSource is the Cloud.Name and ConnectError.Cloud of a connection made
+// from openrc variables (OS_AUTH_URL, OS_USERNAME, ...) instead of a
+// clouds.yaml entry.
+const EnvSource = "(OS_* environment)"
+
 // Connect reads cloudName from clouds.yaml (OS_CLIENT_CONFIG_FILE, else the
 // standard locations), authenticates, and negotiates the compute
-// microversion. Every failure is a *ConnectError naming the cloud and file.
+// microversion. With cloudName empty it reads openrc variables instead, as
+// the openstack client does when OS_CLOUD is unset: OS_AUTH_URL,
+// OS_USERNAME or OS_USER_ID, OS_PASSWORD (or an application credential),
+// OS_PROJECT_NAME, the domain variables, OS_REGION_NAME, OS_INTERFACE and
+// OS_CACERT. Every failure is a *ConnectError naming the cloud and file
+// (or the environment).
 func Connect(ctx context.Context, cloudName string) (*Cloud, error) {
-	locs := cloudsYAMLLocations()
-	cerr := func(kind ConnectErrorKind, path string, err error) error {
-		return &ConnectError{Cloud: cloudName, Path: path, Searched: locs, Kind: kind, Err: err}
-	}
+	var (
+		src connectSource
+		err error
+	)
 	if cloudName == "" {
-		return nil, cerr(MissingCloud, "", errors.New("empty cloud name"))
+		src, err = fromEnv()
+	} else {
+		src, err = fromCloudsYAML(cloudName)
 	}
-	path := ""
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, src)
+}
+
+// connectSource is what Connect authenticates with, and where it came from.
+type connectSource struct {
+	name, path string
+	searched   []string
+	ao         gophercloud.AuthOptions
+	eo         gophercloud.EndpointOpts
+	tls        *tls.Config
+}
+
+func (s connectSource) fail(kind ConnectErrorKind, err error) error {
+	return &ConnectError{Cloud: s.name, Path: s.path, Searched: s.searched, Kind: kind, Err: err}
+}
+
+// fromCloudsYAML reads one clouds.yaml entry.
+func fromCloudsYAML(cloudName string) (connectSource, error) {
+	src := connectSource{name: cloudName, searched: cloudsYAMLLocations()}
 	var raw []byte
-	for _, l := range locs {
+	for _, l := range src.searched {
 		b, err := os.ReadFile(l)
 		if err == nil {
-			path, raw = l, b
+			src.path, raw = l, b
 			break
 		}
 	}
-	if path == "" {
-		return nil, cerr(NoConfig, "", nil)
+	if src.path == "" {
+		return src, src.fail(NoConfig, nil)
 	}
-
 	// Check the entry ourselves: gophercloud's message names neither the
 	// file nor the entries that do exist.
 	var doc struct {
 		Clouds map[string]any `yaml:"clouds"`
 	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, cerr(BadConfig, path, err)
+		return src, src.fail(BadConfig, err)
 	}
 	if _, ok := doc.Clouds[cloudName]; !ok {
 		names := make([]string, 0, len(doc.Clouds))
@@ -124,50 +159,129 @@ func Connect(ctx context.Context, cloudName string) (*Cloud, error) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return nil, cerr(MissingCloud, path, fmt.Errorf("no entry %q under clouds:; entries present: [%s]", cloudName, strings.Join(names, ", ")))
+		return src, src.fail(MissingCloud, fmt.Errorf("no entry %q under clouds:; entries present: [%s]", cloudName, strings.Join(names, ", ")))
 	}
-
-	ao, eo, tlsConfig, err := clouds.Parse(clouds.WithCloudName(cloudName), clouds.WithLocations(path))
+	var err error
+	src.ao, src.eo, src.tls, err = clouds.Parse(clouds.WithCloudName(cloudName), clouds.WithLocations(src.path))
 	if err != nil {
-		return nil, cerr(BadConfig, path, err)
+		return src, src.fail(BadConfig, err)
 	}
-	ao.AllowReauth = true
+	return src, nil
+}
 
+// fromEnv reads openrc variables.
+func fromEnv() (connectSource, error) {
+	src := connectSource{name: EnvSource, path: "(none: openrc variables)"}
+	if os.Getenv("OS_AUTH_URL") == "" {
+		return src, src.fail(MissingCloud, errors.New("no cloud named and no OS_AUTH_URL: set OS_CLOUD (a clouds.yaml entry), or source an openrc file"))
+	}
+	ao, err := authFromEnv()
+	if err != nil {
+		return src, src.fail(BadConfig, fmt.Errorf("openrc variables: %w", err))
+	}
+	src.ao = ao
+	src.eo = gophercloud.EndpointOpts{Region: os.Getenv("OS_REGION_NAME"), Availability: gophercloud.AvailabilityPublic}
+	switch strings.TrimSuffix(os.Getenv("OS_INTERFACE"), "URL") {
+	case "internal":
+		src.eo.Availability = gophercloud.AvailabilityInternal
+	case "admin":
+		src.eo.Availability = gophercloud.AvailabilityAdmin
+	}
+	if ca := os.Getenv("OS_CACERT"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return src, src.fail(BadConfig, fmt.Errorf("OS_CACERT: %w", err))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return src, src.fail(BadConfig, fmt.Errorf("OS_CACERT: no PEM certificate in %s", ca))
+		}
+		src.tls = &tls.Config{RootCAs: pool}
+	}
+	return src, nil
+}
+
+// authFromEnv reads the credentials of a Keystone v3 openrc file. It does
+// not use gophercloud's AuthOptionsFromEnv, which reads only OS_DOMAIN_*
+// while openrc files set the user's and the project's domains apart
+// (OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME).
+func authFromEnv() (gophercloud.AuthOptions, error) {
+	get := func(names ...string) string {
+		for _, n := range names {
+			if v := os.Getenv(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	ao := gophercloud.AuthOptions{
+		IdentityEndpoint: get("OS_AUTH_URL"),
+		Username:         get("OS_USERNAME"), UserID: get("OS_USER_ID", "OS_USERID"),
+		Password:                    get("OS_PASSWORD"),
+		ApplicationCredentialID:     get("OS_APPLICATION_CREDENTIAL_ID"),
+		ApplicationCredentialName:   get("OS_APPLICATION_CREDENTIAL_NAME"),
+		ApplicationCredentialSecret: get("OS_APPLICATION_CREDENTIAL_SECRET"),
+		DomainID:                    get("OS_USER_DOMAIN_ID", "OS_DOMAIN_ID"),
+		DomainName:                  get("OS_USER_DOMAIN_NAME", "OS_DOMAIN_NAME"),
+	}
+	appCred := ao.ApplicationCredentialSecret != ""
+	switch {
+	case !appCred && ao.Username == "" && ao.UserID == "":
+		return ao, errors.New("no user: set OS_USERNAME (with OS_USER_DOMAIN_NAME) or OS_USER_ID, or an application credential")
+	case !appCred && ao.Password == "":
+		return ao, errors.New("no OS_PASSWORD")
+	case ao.UserID == "" && !appCred && ao.DomainID == "" && ao.DomainName == "":
+		return ao, errors.New("OS_USERNAME needs its domain: set OS_USER_DOMAIN_NAME (e.g. Default) or OS_USER_DOMAIN_ID")
+	}
+	if project := get("OS_PROJECT_ID", "OS_TENANT_ID"); project != "" {
+		ao.Scope = &gophercloud.AuthScope{ProjectID: project}
+	} else if name := get("OS_PROJECT_NAME", "OS_TENANT_NAME"); name != "" {
+		ao.Scope = &gophercloud.AuthScope{ProjectName: name,
+			DomainID:   get("OS_PROJECT_DOMAIN_ID"),
+			DomainName: get("OS_PROJECT_DOMAIN_NAME", "OS_DOMAIN_NAME", "OS_USER_DOMAIN_NAME")}
+		if ao.Scope.DomainID == "" && ao.Scope.DomainName == "" {
+			return ao, errors.New("OS_PROJECT_NAME needs its domain: set OS_PROJECT_DOMAIN_NAME (e.g. Default) or OS_PROJECT_DOMAIN_ID")
+		}
+	}
+	return ao, nil
+}
+
+// connect authenticates and negotiates the compute microversion.
+func connect(ctx context.Context, src connectSource) (*Cloud, error) {
+	ao := src.ao
+	ao.AllowReauth = true
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = tlsConfig
+	transport.TLSClientConfig = src.tls
 	hc := http.Client{Transport: transport, Timeout: httpTimeout}
 	provider, err := config.NewProviderClient(ctx, ao, config.WithHTTPClient(hc))
 	if err != nil {
-		return nil, cerr(classify(err), path, fmt.Errorf("authenticate at %s: %w", ao.IdentityEndpoint, err))
+		return nil, src.fail(classify(err), fmt.Errorf("authenticate at %s: %w", ao.IdentityEndpoint, err))
 	}
-
-	compute, err := gopenstack.NewComputeV2(provider, eo)
+	compute, err := gopenstack.NewComputeV2(provider, src.eo)
 	if err != nil {
-		return nil, cerr(ServiceError, path, fmt.Errorf("compute endpoint: %w", err))
+		return nil, src.fail(ServiceError, fmt.Errorf("compute endpoint: %w", err))
 	}
-	image, err := gopenstack.NewImageV2(provider, eo)
+	image, err := gopenstack.NewImageV2(provider, src.eo)
 	if err != nil {
-		return nil, cerr(ServiceError, path, fmt.Errorf("image endpoint: %w", err))
+		return nil, src.fail(ServiceError, fmt.Errorf("image endpoint: %w", err))
 	}
-
-	placement, placementErr := gopenstack.NewPlacementV1(provider, eo)
+	placement, placementErr := gopenstack.NewPlacementV1(provider, src.eo)
 	if placementErr != nil {
 		placementErr = fmt.Errorf("placement endpoint: %w", placementErr)
 	}
-
 	mv, err := utils.GetSupportedMicroversions(ctx, compute)
 	if err != nil {
-		return nil, cerr(classify(err), path, fmt.Errorf("compute microversions at %s: %w", compute.Endpoint, err))
+		return nil, src.fail(classify(err), fmt.Errorf("compute microversions at %s: %w", compute.Endpoint, err))
 	}
 	c := &Cloud{
-		Name: cloudName, ConfigPath: path,
+		Name: src.name, ConfigPath: src.path,
 		provider: provider, compute: compute, image: image,
 		placement: placement, placementErr: placementErr,
 		minMajor: mv.MinMajor, minMinor: mv.MinMinor,
 		maxMajor: mv.MaxMajor, maxMinor: mv.MaxMinor,
 	}
 	if !c.Supports(MicroversionNetworksNone) {
-		return nil, cerr(ServiceError, path, &MicroversionError{Operation: "booting servers without networks", Need: MicroversionNetworksNone, Have: c.Microversion()})
+		return nil, src.fail(ServiceError, &MicroversionError{Operation: "booting servers without networks", Need: MicroversionNetworksNone, Have: c.Microversion()})
 	}
 	return c, nil
 }

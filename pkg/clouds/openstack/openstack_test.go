@@ -13,6 +13,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 )
 
@@ -434,5 +435,53 @@ func TestLeftoversAfterCrashedRun(t *testing.T) {
 	}
 	if _, err := c.FindLeftovers(ctx, ""); err == nil {
 		t.Error("FindLeftovers with empty run ID must refuse")
+	}
+}
+
+// TestConnectFromOpenrc connects with the local cloud's credentials given
+// as a Keystone v3 openrc file gives them (user and project domains apart,
+// no OS_CLOUD), as the openstack client allows, and checks that a wrong
+// password is rejected naming the environment as the source.
+func TestConnectFromOpenrc(t *testing.T) {
+	connectOrSkip(t)
+	ao, eo, _, err := clouds.Parse(clouds.WithCloudName(testCloudName), clouds.WithLocations(os.Getenv("OS_CLIENT_CONFIG_FILE")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, domain := ao.TenantName, ao.DomainName
+	if ao.Scope != nil {
+		project = ao.Scope.ProjectName
+	}
+	if project == "" || domain == "" {
+		t.Fatalf("the %q entry names no project or user domain: %+v", testCloudName, ao)
+	}
+	t.Setenv("OS_CLOUD", "")
+	t.Setenv("OS_CLIENT_CONFIG_FILE", "/nonexistent/clouds.yaml")
+	for k, v := range map[string]string{
+		"OS_AUTH_URL": ao.IdentityEndpoint, "OS_USERNAME": ao.Username, "OS_PASSWORD": ao.Password,
+		"OS_PROJECT_NAME": project, "OS_USER_DOMAIN_NAME": domain, "OS_PROJECT_DOMAIN_NAME": domain,
+		"OS_REGION_NAME": eo.Region, "OS_INTERFACE": "public", "OS_IDENTITY_API_VERSION": "3",
+	} {
+		t.Setenv(k, v)
+	}
+	t.Setenv("OS_DOMAIN_NAME", "")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	c, err := Connect(ctx, "")
+	if err != nil {
+		t.Fatalf("Connect from openrc variables: %v", err)
+	}
+	if c.Name != EnvSource || c.Microversion() == "" {
+		t.Errorf("connected as %q at %s; want %q", c.Name, c.Microversion(), EnvSource)
+	}
+	t.Setenv("OS_PASSWORD", "wrong")
+	_, err = Connect(ctx, "")
+	var ce *ConnectError
+	if !errors.As(err, &ce) || ce.Kind != BadCredentials || !strings.Contains(err.Error(), EnvSource) {
+		t.Errorf("a wrong password: %v; want BadCredentials naming %s", err, EnvSource)
+	}
+	t.Setenv("OS_AUTH_URL", "")
+	if _, err := Connect(ctx, ""); !errors.As(err, &ce) || ce.Kind != MissingCloud || !strings.Contains(err.Error(), "OS_AUTH_URL") {
+		t.Errorf("neither a cloud name nor OS_AUTH_URL: %v", err)
 	}
 }
