@@ -163,6 +163,7 @@ func (c *Conn) current(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("%w: closed by the caller", ErrConnClosed)
 	}
 	c.sess, c.redials = ns, c.redials+1
+	s.dialer.close() // the broken session's socket, if libvirtd's hang-up left it open
 	return ns, nil
 }
 
