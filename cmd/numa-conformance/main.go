@@ -11,6 +11,7 @@
 //	report DIR [-o FILE]                  render a run's report directory as one HTML page
 //	audit (--servers ID,... | --all)      check existing servers read-only, nothing created
 //	diff BEFORE AFTER                     what changed between two reports, and whether it regressed
+//	validate [--config F] [--fixtures D]  check the configuration, fixtures and cloud entry offline
 //
 // Run "numa-conformance help" for details.
 package main
@@ -48,6 +49,7 @@ func commands() []command {
 		{"report", "render a run's report directory (reports/<time>-<run ID>/) as one HTML page", runReport},
 		{"audit", "check existing servers' live domains against Nova's record, read-only", runAudit},
 		{"diff", "compare two reports (suite runs or audits): changed verdicts and properties", runDiff},
+		{"validate", "check harness.yaml, fixtures and the clouds.yaml entry offline, every problem at once", runValidate},
 	}
 }
 

@@ -266,3 +266,41 @@ func TestSweepLive(t *testing.T) {
 		t.Errorf("after --delete, dry run of run %s: exit %d\n%s", r.ID, code, out)
 	}
 }
+
+// validate checks the configuration, the fixtures and the cloud entry
+// offline and lists every problem, each naming its file and line.
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	clouds := filepath.Join(dir, "clouds.yaml")
+	_ = os.WriteFile(clouds, []byte("clouds:\n  lab:\n    auth: {auth_url: 'http://127.0.0.1:1/v3', username: u, password: p, project_name: p, user_domain_name: Default, project_domain_name: Default}\n"), 0o644)
+	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
+	t.Setenv("OS_CLOUD", "")
+	t.Setenv("OS_AUTH_URL", "")
+	good := filepath.Join(dir, "harness.yaml")
+	_ = os.WriteFile(good, []byte("cloud: lab\nhosts:\n  c1: {uri: 'qemu+tcp://c1/system'}\n"), 0o644)
+	code, out, _ := run(t, "validate", "--config", good, "--fixtures", "../../fixtures/flavors")
+	if code != exitOK || !strings.Contains(out, "ok: cloud lab") || lastLine(out) != "validate: no problems" {
+		t.Fatalf("a valid set-up: exit %d\n%s", code, out)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("cloud: lan\ntimeouts: {boot: soon}\nhosts:\n  c1: {uri: 'qemu+tcp://c1/system', cpu_shared_set: 'x'}\n"), 0o644)
+	fx := filepath.Join(dir, "fixtures")
+	_ = os.MkdirAll(fx, 0o755)
+	_ = os.WriteFile(filepath.Join(fx, "f.yaml"), []byte("fixtures:\n  - name: a\n    flavor: {vcpus: four, ram_mb: 1}\n    expect: {outcome: fits}\n"), 0o644)
+	code, out, _ = run(t, "validate", "--config", bad, "--fixtures", fx)
+	for _, want := range []string{
+		bad + `:2: timeouts.boot: "soon": want a positive duration`,
+		bad + ":4: host c1: cpu_shared_set",
+		`no entry "lan" under clouds:; entries present: [lab]`,
+		filepath.Join(fx, "f.yaml") + `:3: fixture a: flavor.vcpus: want an integer, got "four"`,
+		"validate: 4 problems",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if code != exitFailed {
+		t.Errorf("exit %d; want %d\n%s", code, exitFailed, out)
+	}
+}

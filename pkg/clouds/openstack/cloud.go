@@ -118,6 +118,20 @@ func Connect(ctx context.Context, cloudName string) (*Cloud, error) {
 	return connect(ctx, src)
 }
 
+// CheckConfig checks, offline, what Connect would read for cloudName: the
+// clouds.yaml entry (it exists and parses), or with cloudName empty the
+// openrc variables. The error is the *ConnectError Connect would return
+// before contacting anything.
+func CheckConfig(cloudName string) error {
+	var err error
+	if cloudName == "" {
+		_, err = fromEnv()
+	} else {
+		_, err = fromCloudsYAML(cloudName)
+	}
+	return err
+}
+
 // connectSource is what Connect authenticates with, and where it came from.
 type connectSource struct {
 	name, path string
@@ -173,7 +187,7 @@ func fromCloudsYAML(cloudName string) (connectSource, error) {
 func fromEnv() (connectSource, error) {
 	src := connectSource{name: EnvSource, path: "(none: openrc variables)"}
 	if os.Getenv("OS_AUTH_URL") == "" {
-		return src, src.fail(MissingCloud, errors.New("no cloud named and no OS_AUTH_URL: set OS_CLOUD (a clouds.yaml entry), or source an openrc file"))
+		return src, src.fail(NoCloud, errors.New("no OS_AUTH_URL either: set OS_CLOUD (a clouds.yaml entry), or source an openrc file"))
 	}
 	ao, err := authFromEnv()
 	if err != nil {

@@ -17,6 +17,8 @@ const (
 	NoConfig ConnectErrorKind = "no clouds.yaml"
 	// MissingCloud means clouds.yaml exists but has no entry for the name.
 	MissingCloud ConnectErrorKind = "cloud not in clouds.yaml"
+	// NoCloud means no cloud was named and no openrc variables are set.
+	NoCloud ConnectErrorKind = "no cloud named"
 	// BadConfig means the entry exists but could not be parsed or is incomplete.
 	BadConfig ConnectErrorKind = "invalid cloud entry"
 	// BadCredentials means Keystone rejected the credentials (HTTP 401).

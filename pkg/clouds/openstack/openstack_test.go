@@ -481,7 +481,7 @@ func TestConnectFromOpenrc(t *testing.T) {
 		t.Errorf("a wrong password: %v; want BadCredentials naming %s", err, EnvSource)
 	}
 	t.Setenv("OS_AUTH_URL", "")
-	if _, err := Connect(ctx, ""); !errors.As(err, &ce) || ce.Kind != MissingCloud || !strings.Contains(err.Error(), "OS_AUTH_URL") {
+	if _, err := Connect(ctx, ""); !errors.As(err, &ce) || ce.Kind != NoCloud || !strings.Contains(err.Error(), "OS_AUTH_URL") {
 		t.Errorf("neither a cloud name nor OS_AUTH_URL: %v", err)
 	}
 }
