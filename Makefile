@@ -18,7 +18,7 @@ endef
 all: build
 
 build:
-	$(call time,build,$(GO) build -o $(BIN) ./cmd/numa-conformance)
+	$(call time,build,$(GO) build $(if $(wildcard .git),-buildvcs=true) -o $(BIN) ./cmd/numa-conformance)
 
 ## test: everything the project checks about itself; CI runs this.
 test: lint oracle unit vectors differential-quick

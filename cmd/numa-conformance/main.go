@@ -12,6 +12,7 @@
 //	audit (--servers ID,... | --all)      check existing servers read-only, nothing created
 //	diff BEFORE AFTER                     what changed between two reports, and whether it regressed
 //	validate [--config F] [--fixtures D]  check the configuration, fixtures and cloud entry offline
+//	version (or --version)                the binary's version and commit
 //
 // Run "numa-conformance help" for details.
 package main
@@ -50,6 +51,7 @@ func commands() []command {
 		{"audit", "check existing servers' live domains against Nova's record, read-only", runAudit},
 		{"diff", "compare two reports (suite runs or audits): changed verdicts and properties", runDiff},
 		{"validate", "check harness.yaml, fixtures and the clouds.yaml entry offline, every problem at once", runValidate},
+		{"version", "the binary's version, commit and Go release (also --version)", runVersion},
 	}
 }
 
@@ -58,6 +60,9 @@ func main() {
 }
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		return runVersion(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {

@@ -304,3 +304,12 @@ func TestValidate(t *testing.T) {
 		t.Errorf("exit %d; want %d\n%s", code, exitFailed, out)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, _ := run(t, args...)
+		if code != exitOK || !strings.HasPrefix(out, "numa-conformance ") || !strings.Contains(out, "go1.") {
+			t.Errorf("%v: exit %d, %q", args, code, out)
+		}
+	}
+}
