@@ -11,6 +11,7 @@
 //	report DIR [-o FILE]                  render a run's report directory as one HTML page
 //	audit (--servers ID,... | --all)      check existing servers read-only, nothing created
 //	diff BEFORE AFTER                     what changed between two reports, and whether it regressed
+//	init [--cloud C] [--uri-template U]   write a harness.yaml from what the cloud says
 //	validate [--config F] [--fixtures D]  check the configuration, fixtures and cloud entry offline
 //	version (or --version)                the binary's version and commit
 //
@@ -50,6 +51,7 @@ func commands() []command {
 		{"report", "render a run's report directory (reports/<time>-<run ID>/) as one HTML page", runReport},
 		{"audit", "check existing servers' live domains against Nova's record, read-only", runAudit},
 		{"diff", "compare two reports (suite runs or audits): changed verdicts and properties", runDiff},
+		{"init", "write a harness.yaml from what the cloud says (hosts, inventories, libvirt)", runInit},
 		{"validate", "check harness.yaml, fixtures and the clouds.yaml entry offline, every problem at once", runValidate},
 		{"version", "the binary's version, commit and Go release (also --version)", runVersion},
 	}

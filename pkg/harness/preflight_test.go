@@ -153,3 +153,43 @@ func wantPreflight(t *testing.T, err error, check string, contains ...string) {
 		t.Errorf("error %q does not say nothing was created", err)
 	}
 }
+
+// TestDraftFromRealCloud writes a configuration draft from the cloud (what
+// `numa-conformance init` does), with the configured host's libvirt URI as
+// the template, and requires it to load and pass the pre-flight as it is:
+// on a host without CPU sets nothing is left to fill in.
+func TestDraftFromRealCloud(t *testing.T) {
+	cfg := realConfig(t)
+	var enabled []string
+	for name := range cfg.Hosts {
+		enabled = append(enabled, name)
+	}
+	if len(enabled) != 1 {
+		t.Skipf("the draft test needs one configured host (its URI is the template), found %v", enabled)
+	}
+	c, err := openstack.Connect(ctx(t), os.Getenv("OS_CLOUD"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts, err := GatherHostFacts(ctx(t), c, cfg.Hosts[enabled[0]].URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := DraftConfig(DraftInput{Cloud: c.Name, URITemplate: cfg.Hosts[enabled[0]].URI, Hosts: facts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("draft:\n%s", data)
+	draft, err := ParseConfig("draft.yaml", data)
+	if err != nil {
+		if cfg.Hosts[enabled[0]].CPUDedicatedSet != "" || cfg.Hosts[enabled[0]].CPUSharedSet != "" {
+			t.Skipf("the host has CPU sets, which a draft leaves to fill in: %v", err)
+		}
+		t.Fatalf("a draft for a host without CPU sets does not load: %v", err)
+	}
+	env, err := Preflight(ctx(t), draft, "")
+	if err != nil {
+		t.Fatalf("the draft does not pass the pre-flight: %v", err)
+	}
+	env.Close()
+}

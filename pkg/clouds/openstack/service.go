@@ -3,6 +3,7 @@ package openstack
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
@@ -66,4 +67,26 @@ func (c *Cloud) ComputeServiceOf(ctx context.Context, host string) (*ComputeServ
 		}, nil
 	}
 	return nil, fmt.Errorf("openstack: cloud %q: expected a nova-compute service on host %s, observed none (os-services lists %d matching services)", c.Name, host, len(all))
+}
+
+// ComputeServices lists every nova-compute service of the cloud, sorted by
+// host.
+func (c *Cloud) ComputeServices(ctx context.Context) ([]ComputeService, error) {
+	pages, err := services.List(c.computeMax(), services.ListOpts{Binary: "nova-compute"}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("openstack: cloud %q: list the nova-compute services: %w", c.Name, err)
+	}
+	all, err := services.ExtractServices(pages)
+	if err != nil {
+		return nil, fmt.Errorf("openstack: cloud %q: list the nova-compute services: %w", c.Name, err)
+	}
+	var out []ComputeService
+	for _, s := range all {
+		if s.Binary == "nova-compute" {
+			out = append(out, ComputeService{Host: s.Host, Status: s.Status, State: s.State, ForcedDown: s.ForcedDown,
+				DisabledReason: s.DisabledReason, UpdatedAt: s.UpdatedAt})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	return out, nil
 }
