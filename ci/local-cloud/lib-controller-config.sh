@@ -248,7 +248,7 @@ $(ctl_ksa placement nova)
 region_name = $REGION
 valid_interfaces = public
 
-$(ctl_ksa neutron neutron 'service_metadata_proxy = false')
+$(ctl_ksa neutron neutron 'service_metadata_proxy = false' 'timeout = 60')
 
 $(ctl_ksa service_user nova 'send_service_user_token = true')
 EOF
@@ -343,10 +343,14 @@ ctl_render_all() {
     "OS_KEYSTONE_CONFIG_DIR=$CTL_ETC/keystone" "OS_KEYSTONE_CONFIG_FILES=keystone.conf"
   ctl_render_uwsgi placement "$PORT_PLACEMENT" /usr/bin/placement-api 1 4 \
     "OS_PLACEMENT_CONFIG_DIR=$CTL_ETC/placement"
-  # nova-api is eventlet-based: processes, not threads (as Debian's ini).
+  # nova-api is eventlet-based: processes, not threads (as Debian's ini). Its calls to Neutron
+  # are bounded ([neutron] timeout), so a hung Neutron request fails one call, not the API.
   ctl_render_uwsgi nova-api "$PORT_NOVA" /usr/bin/nova-api-wsgi 2 1 \
     "OS_NOVA_CONFIG_DIR=$CTL_ETC/nova" "OS_NOVA_CONFIG_FILES=/etc/nova/api-paste.ini;nova.conf"
-  ctl_render_uwsgi neutron "$PORT_NEUTRON" "$HERE/controller/neutron-api-wsgi.py" 1 4 \
+  # Neutron's API application is eventlet-based too (main_api_eventlet): processes, not threads.
+  # With threads, eventlet's hub broke ("greenlet.error: cannot switch to a different thread")
+  # and requests it held never answered, which hung every nova-api worker waiting on Neutron.
+  ctl_render_uwsgi neutron "$PORT_NEUTRON" "$HERE/controller/neutron-api-wsgi.py" 2 1 \
     "OS_NEUTRON_CONFIG_DIR=$CTL_ETC/neutron" "OS_NEUTRON_CONFIG_FILES=neutron.conf"
 }
 
@@ -411,7 +415,7 @@ region_name = $REGION
 valid_interfaces = public
 endpoint_override = http://$g:$PORT_GLANCE
 
-$(CTL_KSA_AUTH_URL=$ks ctl_ksa neutron neutron "endpoint_override = http://$g:$PORT_NEUTRON")
+$(CTL_KSA_AUTH_URL=$ks ctl_ksa neutron neutron "endpoint_override = http://$g:$PORT_NEUTRON" 'timeout = 60')
 
 [service_user]
 send_service_user_token = true
